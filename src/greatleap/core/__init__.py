@@ -1,0 +1,1 @@
+"""The engine and its contracts. `core` imports nothing from `greatleap.modules`."""

@@ -1,0 +1,125 @@
+"""The engine: owns time, the phase order and the random streams; imports no mechanism.
+
+A run is a list of `Phase`s (the phase plan, defined in one place: `greatleap.plan`) applied every month
+to every province shard, followed by the engine's own phases: checks (under `check=True`) and
+compaction (dead persons dropped every January). Phases run phase-major (every province through a
+phase before the next phase), provinces in code order; since a province's draws come from its own
+streams and its results are recorded separately, the order of provinces never changes a result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from greatleap.core.calendar import Calendar
+from greatleap.core.module import Module, Recorder, ResultSpec, StepContext
+from greatleap.core.world import ProvinceShard
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of the monthly loop: a named phase served by a module."""
+
+    name: str
+    module: Module
+
+
+ENGINE_PHASES = ("checks", "compaction")
+
+
+class Engine:
+    """Runs a phase plan over province shards on a monthly calendar."""
+
+    def __init__(
+        self,
+        phases: Sequence[Phase],
+        calendar: Calendar,
+        shards: Sequence[ProvinceShard],
+        check: bool = False,
+    ) -> None:
+        self.phases = list(phases)
+        self.calendar = calendar
+        self.shards = sorted(shards, key=lambda s: s.code)
+        self.check = check
+        self.recorder = Recorder(calendar.n_months, self.result_specs(self.phases))
+        self.timings: dict[str, float] = {p.name: 0.0 for p in self.phases}
+        self.timings.update({name: 0.0 for name in ENGINE_PHASES})
+        self.ctx = StepContext(calendar, self.recorder)
+        self.t = 0
+        self._declare_states()
+        self._init_modules()
+
+    @staticmethod
+    def result_specs(phases: Sequence[Phase]) -> dict[str, tuple[str, ResultSpec]]:
+        specs: dict[str, tuple[str, ResultSpec]] = {}
+        for phase in phases:
+            for spec in phase.module.results:
+                if spec.name in specs and specs[spec.name][0] != phase.module.name:
+                    raise ValueError(f"result {spec.name!r} declared by two modules")
+                specs[spec.name] = (phase.module.name, spec)
+        return specs
+
+    def modules(self) -> list[Module]:
+        """Each module once, in the order of its first phase."""
+        seen: dict[str, Module] = {}
+        for phase in self.phases:
+            seen.setdefault(phase.module.name, phase.module)
+        return list(seen.values())
+
+    def _declare_states(self) -> None:
+        for shard in self.shards:
+            tables = shard.tables()
+            for module in self.modules():
+                for spec in module.states:
+                    tables[spec.level].declare(spec)
+
+    def _init_modules(self) -> None:
+        self.ctx.t = 0
+        for shard in self.shards:
+            self.recorder.add_province(shard.code)
+            self.ctx.shard = shard
+            for module in self.modules():
+                self.ctx.module = module
+                module.init(shard, self.ctx)
+
+    def plan_rows(self) -> list[tuple[str, str, float]]:
+        """(phase, module, seconds spent) for every phase, in order: the `--profile` table."""
+        rows = [(p.name, p.module.name, self.timings[p.name]) for p in self.phases]
+        rows += [(name, "engine", self.timings[name]) for name in ENGINE_PHASES]
+        return rows
+
+    def step(self) -> None:
+        """Advance one month."""
+        ctx = self.ctx
+        ctx.t = self.t
+        for phase in self.phases:
+            started = time.perf_counter()
+            ctx.module = phase.module
+            for shard in self.shards:
+                ctx.shard = shard
+                phase.module.step(shard, ctx)
+            self.timings[phase.name] += time.perf_counter() - started
+        started = time.perf_counter()
+        if self.check:
+            for module in self.modules():
+                ctx.module = module
+                for shard in self.shards:
+                    ctx.shard = shard
+                    module.check(shard, ctx)
+        self.timings["checks"] += time.perf_counter() - started
+        started = time.perf_counter()
+        if self.calendar.month(self.t) == 12:
+            for shard in self.shards:
+                shard.persons.compact(shard.persons.alive)
+        self.timings["compaction"] += time.perf_counter() - started
+        self.t += 1
+
+    def run(self, on_month: Callable[[int], None] | None = None) -> Recorder:
+        """Run to the end of the calendar; `on_month(t)` is called after each month (progress bars)."""
+        while self.t < self.calendar.n_months:
+            self.step()
+            if on_month is not None:
+                on_month(self.t)
+        return self.recorder

@@ -1,0 +1,136 @@
+"""Results: tidy monthly and annual tables (date or year, province, variable, value), national = `CN`.
+
+Province figures are the weighted sums recorded by the modules (see `Recorder`); national figures are
+the sums over provinces in code order; ratios (rates per mille, per-capita means) are computed last from
+the aggregated numerators and denominators, never averaged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from greatleap.core.calendar import Calendar
+from greatleap.core.module import Recorder, ResultSpec
+
+NATION = "CN"
+
+
+def _ratio_monthly(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, ResultSpec]) -> np.ndarray:
+    numerator = values[spec.numerator]
+    if specs[spec.numerator].kind == "flow":
+        numerator = numerator * 12.0  # a monthly flow, per year
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values[spec.denominator] > 0, spec.scale * numerator / values[spec.denominator], np.nan)
+
+
+def _annual(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, ResultSpec], years: np.ndarray):
+    """Annual values of one series for the years in `years` (the calendar's year of each month)."""
+    unique = np.unique(years)
+    out = np.empty(unique.size)
+    for i, year in enumerate(unique):
+        in_year = years == year
+        if spec.kind == "stock":
+            out[i] = values[spec.name][in_year][-1]
+        elif spec.kind == "flow":
+            out[i] = values[spec.name][in_year].sum()
+        else:
+            num_spec = specs[spec.numerator]
+            num = values[spec.numerator][in_year]
+            num_total = num.sum() if num_spec.kind == "flow" else num.mean()
+            den = values[spec.denominator][in_year].mean()
+            out[i] = spec.scale * num_total / den if den > 0 else np.nan
+    return unique, out
+
+
+@dataclass
+class Results:
+    """The outcome of a run: tidy tables in Arrow, plus what is needed to describe them."""
+
+    monthly: pa.Table
+    annual: pa.Table
+    specs: dict[str, ResultSpec]
+
+    @classmethod
+    def from_recorder(cls, recorder: Recorder, calendar: Calendar) -> Results:
+        specs = {name: spec for name, (_, spec) in recorder.specs.items()}
+        public = [name for name, spec in specs.items() if spec.public]
+        provinces = sorted(recorder.values)
+        series: dict[str, dict[str, np.ndarray]] = {}
+        for code in provinces:
+            matrix = recorder.values[code]
+            series[code] = {name: matrix[:, i] for i, name in enumerate(recorder.recorded)}
+        national = {name: np.zeros(calendar.n_months) for name in recorder.recorded}
+        for code in provinces:
+            for name in recorder.recorded:
+                national[name] = national[name] + series[code][name]
+        series[NATION] = national
+
+        dates = np.array(calendar.dates, dtype="datetime64[D]")
+        m_date, m_prov, m_var, m_val = [], [], [], []
+        a_year, a_prov, a_var, a_val = [], [], [], []
+        for code in [NATION, *provinces]:
+            values = dict(series[code])
+            for name in specs:
+                if specs[name].kind == "ratio":
+                    values[name] = _ratio_monthly(specs[name], values, specs)
+            for name in public:
+                m_date.append(dates)
+                m_prov.append(np.full(dates.size, code, dtype=object))
+                m_var.append(np.full(dates.size, name, dtype=object))
+                m_val.append(values[name])
+                years, annual = _annual(specs[name], values, specs, calendar.years)
+                a_year.append(years)
+                a_prov.append(np.full(years.size, code, dtype=object))
+                a_var.append(np.full(years.size, name, dtype=object))
+                a_val.append(annual)
+        monthly = pa.table(
+            {
+                "date": pa.array(np.concatenate(m_date), type=pa.date32()),
+                "province": pa.array(np.concatenate(m_prov), type=pa.string()),
+                "variable": pa.array(np.concatenate(m_var), type=pa.string()),
+                "value": pa.array(np.concatenate(m_val), type=pa.float64()),
+            }
+        )
+        annual = pa.table(
+            {
+                "year": pa.array(np.concatenate(a_year), type=pa.int32()),
+                "province": pa.array(np.concatenate(a_prov), type=pa.string()),
+                "variable": pa.array(np.concatenate(a_var), type=pa.string()),
+                "value": pa.array(np.concatenate(a_val), type=pa.float64()),
+            }
+        )
+        return cls(monthly=monthly, annual=annual, specs=specs)
+
+    # --- views ---------------------------------------------------------------------------------------
+    def to_pandas(self, frequency: str = "annual"):
+        """The tidy table as a pandas DataFrame (`frequency` = 'annual' or 'monthly')."""
+        return (self.annual if frequency == "annual" else self.monthly).to_pandas()
+
+    def annual_national(self):
+        """National annual values, one column per variable, indexed by year."""
+        frame = self.annual.to_pandas()
+        frame = frame[frame["province"] == NATION]
+        return frame.pivot(index="year", columns="variable", values="value")
+
+    def monthly_national(self):
+        frame = self.monthly.to_pandas()
+        frame = frame[frame["province"] == NATION]
+        return frame.pivot(index="date", columns="variable", values="value")
+
+    def series(self, variable: str, province: str = NATION, frequency: str = "annual") -> dict:
+        """{year or date: value} of one variable."""
+        table = self.annual if frequency == "annual" else self.monthly
+        key = "year" if frequency == "annual" else "date"
+        frame = table.to_pandas()
+        frame = frame[(frame["variable"] == variable) & (frame["province"] == province)]
+        return dict(zip(frame[key], frame["value"], strict=True))
+
+    def value(self, variable: str, year: int, province: str = NATION) -> float:
+        return float(self.series(variable, province)[year])
+
+    def first_month(self) -> dt.date:
+        return self.monthly.column("date")[0].as_py()

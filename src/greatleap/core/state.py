@@ -1,0 +1,122 @@
+"""Struct-of-arrays tables: one numpy array per state variable, one entry per person, household, etc.
+
+Following laser-core: tables are preallocated to a capacity, grow by `add(n)` (which returns the slice of
+the new rows), and mark the dead instead of deleting them; `compact` drops dead rows now and then so that
+the arrays stay dense. Hierarchy is expressed by integer parent-index arrays (a person's household, a
+household's commune) and aggregated upwards with `np.bincount`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Level = Literal["person", "household", "team", "brigade", "commune"]
+LEVELS: tuple[Level, ...] = ("person", "household", "team", "brigade", "commune")
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """A state array owned by a module (or by the world): its name, level, dtype and initial value."""
+
+    name: str
+    level: Level
+    dtype: str
+    default: float | int | bool
+    description: str
+    inherit: bool = False  # a newborn row takes its mother's value (see Table.add_offspring)
+
+
+class Table:
+    """Columns of equal length for one level of the hierarchy.
+
+    Columns are read and written through attribute access, which returns a view of the live rows
+    (`table.sex[...] = 1` writes into the table).
+    """
+
+    def __init__(self, level: Level, capacity: int) -> None:
+        object.__setattr__(self, "level", level)
+        object.__setattr__(self, "count", 0)
+        object.__setattr__(self, "capacity", max(int(capacity), 1))
+        object.__setattr__(self, "_columns", {})
+        object.__setattr__(self, "_specs", {})
+
+    # --- declaration -------------------------------------------------------------------------------
+    def declare(self, spec: StateSpec) -> None:
+        """Allocate a column; declaring the same name twice is an error (one owner per state)."""
+        if spec.level != self.level:
+            raise ValueError(f"state {spec.name!r} is {spec.level}-level, table is {self.level}")
+        if spec.name in self._columns:
+            raise ValueError(f"state {spec.name!r} is declared twice")
+        self._columns[spec.name] = np.full(self.capacity, spec.default, dtype=spec.dtype)
+        self._specs[spec.name] = spec
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._columns)
+
+    def spec(self, name: str) -> StateSpec:
+        return self._specs[name]
+
+    # --- access ------------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> np.ndarray:
+        columns = object.__getattribute__(self, "_columns")
+        if name in columns:
+            return columns[name][: object.__getattribute__(self, "count")]
+        raise AttributeError(f"{self.level} table has no state {name!r}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("assign into a column (table.x[...] = v), not to the table")
+
+    def column(self, name: str) -> np.ndarray:
+        return self._columns[name][: self.count]
+
+    # --- growth and compaction -----------------------------------------------------------------------
+    def add(self, n: int) -> slice:
+        """Append `n` rows holding each column's default; returns the slice of the new rows."""
+        start = self.count
+        needed = start + n
+        if needed > self.capacity:
+            new_capacity = max(needed, int(self.capacity * 1.25) + 16)
+            for name, old in self._columns.items():
+                grown = np.full(new_capacity, self._specs[name].default, dtype=old.dtype)
+                grown[:start] = old[:start]
+                self._columns[name] = grown
+            object.__setattr__(self, "capacity", new_capacity)
+        else:
+            for name, column in self._columns.items():
+                column[start:needed] = self._specs[name].default
+        object.__setattr__(self, "count", needed)
+        return slice(start, needed)
+
+    def add_offspring(self, parents: np.ndarray) -> slice:
+        """Append one row per entry of `parents` (row indices): inherited columns copy the parent's value."""
+        values = {name: self._columns[name][parents] for name, spec in self._specs.items() if spec.inherit}
+        new = self.add(len(parents))
+        for name, value in values.items():
+            self._columns[name][new] = value
+        return new
+
+    def compact(self, keep: np.ndarray) -> None:
+        """Keep only the rows where `keep` is true, in their order (dead persons are dropped)."""
+        keep = np.array(keep, dtype=bool)  # a copy: `keep` may be a view of a column compacted below
+        kept = int(np.count_nonzero(keep))
+        for column in self._columns.values():
+            column[:kept] = column[: self.count][keep]
+        object.__setattr__(self, "count", kept)
+
+    @property
+    def nbytes_per_row(self) -> int:
+        """Bytes of state per row: the sum of the column item sizes."""
+        return sum(c.dtype.itemsize for c in self._columns.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated (capacity, not only live rows)."""
+        return sum(c.nbytes for c in self._columns.values())
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the live rows of every column (for checkpoints and tests)."""
+        return {name: self.column(name).copy() for name in self._columns}

@@ -1,0 +1,303 @@
+"""Building the simulated world: provinces, their communes (rural) and urban districts, brigades, teams,
+households and persons.
+
+Communes keep their real size (about 4,600 households, brigades of about 200, teams of about 30). At
+`scale = full` every commune of every province is simulated; otherwise a stratified sample of `k`
+communes per province is, each weighted by the number of real communes it stands for. Communes are
+stratified on a productivity score: the score's distribution is cut into `k` equal strata and one
+commune sits at each stratum's midpoint, so a sample is the full population coarsened, not a random
+draw of it, and figures are comparable across scales. The urban sector of each province is made of
+urban districts of the same size, sampled in proportion to the urban population (at least one).
+
+Each province is a `ProvinceShard` holding its own tables and random streams: provinces never share
+state, so they can be processed in any order or on different workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from greatleap.core.data import Province, age_sex_1953, provinces
+from greatleap.core.params import ParamSection, param
+from greatleap.core.state import StateSpec, Table
+from greatleap.core.streams import Streams, make_generator
+
+# States owned by the world itself (modules declare their own).
+WORLD_STATES: tuple[StateSpec, ...] = (
+    StateSpec("household", "person", "int32", -1, "index of the person's household in the shard", inherit=True),
+    StateSpec("birth_month", "person", "int16", 0, "month of birth, as a step index (negative: before the start)"),
+    StateSpec("sex", "person", "uint8", 0, "0 = male, 1 = female"),
+    StateSpec("alive", "person", "bool", True, "false once dead (the row is dropped at the next compaction)"),
+    StateSpec("commune", "household", "int32", -1, "index of the household's commune in the shard"),
+    StateSpec("team", "household", "int32", -1, "index of the household's production team"),
+    StateSpec("brigade", "team", "int32", -1, "index of the team's brigade"),
+    StateSpec("commune", "brigade", "int32", -1, "index of the brigade's commune"),
+    StateSpec("is_urban", "commune", "bool", False, "an urban district rather than a rural commune"),
+    StateSpec("weight", "commune", "float64", 1.0, "number of real communes this simulated one stands for"),
+    StateSpec("quality", "commune", "float32", 0.5, "productivity score: the commune's stratum midpoint, in (0, 1)"),
+    StateSpec("land_ha", "commune", "float32", 0.0, "cultivated land of the commune, hectares"),
+)
+
+MALE, FEMALE = 0, 1
+
+
+class WorldParams(ParamSection):
+    """How the world is built from the 1957 provincial data."""
+
+    population_at_start: float = param(
+        628.28e6,
+        ge=1e3,
+        le=2e9,
+        unit="persons",
+        description="national population at the start of the run, spread over provinces in proportion to "
+        "their 1957 populations",
+        source="national_series.csv population_total_yearend 1956 = 62,828 (10k persons), the population on "
+        "1957-01-01 (NBS series, status unverified)",
+        status="unverified",
+    )
+    households_per_commune: int = param(
+        4600,
+        ge=200,
+        le=20000,
+        unit="households",
+        description="households in a commune (and in an urban district)",
+        source="organisation.csv: >26,000 communes held 120 million households at the end of Oct 1958 "
+        "(Beijing Review via fx361.cc, verified) => ~4,600 per commune (derived)",
+        status="derived",
+    )
+    households_per_brigade: int = param(
+        200,
+        ge=20,
+        le=2000,
+        unit="households",
+        description="households in a production brigade",
+        source="organisation.csv: ~500,000 brigades in 1959 for 120 million households (~240, unverified); "
+        "greatleap brief: ~200",
+        status="unverified",
+    )
+    households_per_team: int = param(
+        30,
+        ge=5,
+        le=200,
+        unit="households",
+        description="households in a production team",
+        source="organisation.csv: teams of ~20-40 households (unverified)",
+        status="unverified",
+    )
+    rural_household_size: float = param(
+        4.6,
+        ge=1.5,
+        le=10.0,
+        unit="persons",
+        description="mean size of a rural household",
+        source="national_series.csv rural population year-end 1958 552.73 million / organisation.csv 120 "
+        "million households in communes (Oct 1958) = 4.6 (derived)",
+        status="derived",
+    )
+    urban_household_size: float = param(
+        4.0,
+        ge=1.5,
+        le=10.0,
+        unit="persons",
+        description="mean size of an urban household",
+        source="assumption: smaller than rural households (single workers in dormitories); no sourced value yet",
+        status="assumption",
+    )
+    sample_communes_per_province: int = param(
+        2,
+        ge=1,
+        le=64,
+        unit="communes",
+        description="rural communes simulated per province at scale 'sample'",
+        source="benchmarks/bench_scale.py: 2 per province keeps national rates within sampling noise of "
+        "larger samples at a few seconds per run",
+    )
+
+
+Scale = Literal["sample", "full"] | int
+
+
+@dataclass
+class ProvinceShard:
+    """One province: its data, its tables and its random streams."""
+
+    province: Province
+    persons: Table
+    households: Table
+    teams: Table
+    brigades: Table
+    communes: Table
+    streams: Streams
+    real_rural_communes: int
+    real_urban_districts: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return self.province.code
+
+    @property
+    def commune_weight(self) -> np.ndarray:
+        return self.communes.weight
+
+    def tables(self) -> dict[str, Table]:
+        return {
+            "person": self.persons,
+            "household": self.households,
+            "team": self.teams,
+            "brigade": self.brigades,
+            "commune": self.communes,
+        }
+
+    def person_commune(self) -> np.ndarray:
+        """The commune of every person row (a gather through the household)."""
+        return self.households.commune[self.persons.household]
+
+
+def _declare_world_states(table: Table) -> None:
+    for spec in WORLD_STATES:
+        if spec.level == table.level:
+            table.declare(spec)
+
+
+def resolve_sample_size(scale: Scale, params: WorldParams) -> int | None:
+    """Communes per province for `scale`; None means every commune (full scale)."""
+    if scale == "full":
+        return None
+    if scale == "sample":
+        return params.sample_communes_per_province
+    return int(scale)
+
+
+def _real_counts(province: Province, params: WorldParams) -> tuple[int, int]:
+    rural_households = province.rural_population / params.rural_household_size
+    urban_households = province.urban_population / params.urban_household_size
+    n_rural = max(1, round(rural_households / params.households_per_commune))
+    n_urban = max(1, round(urban_households / params.households_per_commune))
+    return n_rural, n_urban
+
+
+def _stratum_midpoints(k: int) -> np.ndarray:
+    return (np.arange(k, dtype=np.float64) + 0.5) / k
+
+
+def build_province(province: Province, params: WorldParams, scale: Scale, seed: int) -> ProvinceShard:
+    """Create the communes, brigades, teams, households and persons of one province."""
+    national_1957 = sum(p.population for p in provinces())
+    province = replace(province, population=province.population * params.population_at_start / national_1957)
+    n_rural_real, n_urban_real = _real_counts(province, params)
+    k = resolve_sample_size(scale, params)
+    if k is None:
+        k_rural, k_urban = n_rural_real, n_urban_real
+    else:
+        k_rural = min(k, n_rural_real)
+        urban_to_rural = province.urban_population / max(province.rural_population, 1.0)
+        k_urban = min(n_urban_real, max(1, round(k * urban_to_rural)))
+
+    # Households per simulated commune: the province's households spread evenly over its real communes.
+    rural_hh = province.rural_population / params.rural_household_size / n_rural_real
+    urban_hh = province.urban_population / params.urban_household_size / n_urban_real
+    is_urban = np.r_[np.zeros(k_rural, bool), np.ones(k_urban, bool)]
+    households_per = np.where(is_urban, round(urban_hh), round(rural_hh)).astype(np.int64)
+    households_per = np.maximum(households_per, 1)
+    n_communes = k_rural + k_urban
+
+    communes = Table("commune", n_communes)
+    _declare_world_states(communes)
+    communes.add(n_communes)
+    communes.is_urban[:] = is_urban
+    communes.weight[:] = np.where(is_urban, n_urban_real / k_urban, n_rural_real / k_rural)
+    communes.quality[:] = np.r_[_stratum_midpoints(k_rural), _stratum_midpoints(k_urban)]
+    communes.land_ha[:] = np.where(is_urban, 0.0, province.cultivated_land_ha / n_rural_real)
+
+    # Brigades and teams: consecutive households, in chunks of the declared sizes.
+    n_households = int(households_per.sum())
+    household_commune = np.repeat(np.arange(n_communes, dtype=np.int32), households_per)
+    position = np.arange(n_households) - np.repeat(np.cumsum(households_per) - households_per, households_per)
+    brigades_per = np.maximum(1, np.rint(households_per / params.households_per_brigade)).astype(np.int64)
+    household_brigade_local = position * brigades_per[household_commune] // households_per[household_commune]
+    brigade_offset = np.cumsum(brigades_per) - brigades_per
+    household_brigade = brigade_offset[household_commune] + household_brigade_local
+    n_brigades = int(brigades_per.sum())
+    brigade_households = np.bincount(household_brigade, minlength=n_brigades)
+    teams_per = np.maximum(1, np.rint(brigade_households / params.households_per_team)).astype(np.int64)
+    position_in_brigade = np.arange(n_households) - np.repeat(
+        np.cumsum(brigade_households) - brigade_households, brigade_households
+    )
+    household_team = (np.cumsum(teams_per) - teams_per)[household_brigade] + (
+        position_in_brigade * teams_per[household_brigade] // brigade_households[household_brigade]
+    )
+    n_teams = int(teams_per.sum())
+
+    brigades = Table("brigade", n_brigades)
+    teams = Table("team", n_teams)
+    households = Table("household", n_households)
+    for table in (brigades, teams, households):
+        _declare_world_states(table)
+    brigades.add(n_brigades)
+    brigades.commune[:] = np.repeat(np.arange(n_communes, dtype=np.int32), brigades_per)
+    teams.add(n_teams)
+    teams.brigade[:] = np.repeat(np.arange(n_brigades, dtype=np.int32), teams_per)
+    households.add(n_households)
+    households.commune[:] = household_commune
+    households.team[:] = household_team
+
+    persons = _populate(households, communes, params, make_generator(seed, "world", "population", province.code))
+    return ProvinceShard(
+        province=province,
+        persons=persons,
+        households=households,
+        teams=teams,
+        brigades=brigades,
+        communes=communes,
+        streams=Streams(seed, province.code),
+        real_rural_communes=n_rural_real,
+        real_urban_districts=n_urban_real,
+    )
+
+
+def _populate(households: Table, communes: Table, params: WorldParams, rng: np.random.Generator) -> Table:
+    """Persons: household sizes, then ages and sexes from the 1953 census, one adult heading each household."""
+    n_households = households.count
+    urban = communes.is_urban[households.commune]
+    mean_size = np.where(urban, params.urban_household_size, params.rural_household_size)
+    sizes = 1 + rng.poisson(mean_size - 1.0)
+    n_persons = int(sizes.sum())
+
+    structure = age_sex_1953().shares  # (ages, 2)
+    cells = rng.choice(structure.size, size=n_persons, p=structure.ravel())
+    age_years, sex = np.divmod(cells, 2)
+    age_months = age_years * 12 + rng.integers(0, 12, size=n_persons, dtype=np.int64)
+
+    # Persons are drawn in random order: the first adult goes to household 0's first slot, the next to
+    # household 1's, ...; everyone else fills the remaining slots in order.
+    adult = age_years >= 18
+    adults = np.flatnonzero(adult)
+    if adults.size < n_households:
+        raise ValueError("too few adults to head every household")
+    heads = adults[:n_households]
+    is_head = np.zeros(n_persons, bool)
+    is_head[heads] = True
+    others = np.flatnonzero(~is_head)
+    first_slot = np.cumsum(sizes) - sizes
+    slot_is_first = np.zeros(n_persons, bool)
+    slot_is_first[first_slot] = True
+    order = np.empty(n_persons, np.int64)
+    order[first_slot] = heads
+    order[~slot_is_first] = others
+
+    persons = Table("person", int(n_persons * 1.3) + 64)  # room for six years of births
+    _declare_world_states(persons)
+    persons.add(n_persons)
+    persons.household[:] = np.repeat(np.arange(n_households, dtype=np.int32), sizes)
+    persons.birth_month[:] = -age_months[order]
+    persons.sex[:] = sex[order]
+    return persons
+
+
+def build_world(params: WorldParams, scale: Scale, seed: int) -> list[ProvinceShard]:
+    """Every province's shard, sorted by province code."""
+    return [build_province(p, params, scale, seed) for p in provinces()]

@@ -1,0 +1,1 @@
+"""The mechanisms: one module each, every one a `greatleap.core.module.Module`."""

@@ -1,0 +1,316 @@
+"""Demography: ageing, baseline mortality, starvation mortality, conceptions and births.
+
+Ageing is implicit: a person's age is the current step minus the birth month. Each month every living
+person faces two competing hazards:
+
+- a baseline hazard by age and sex from a 1950s Chinese life table (`life_table_1950s.csv`), scaled by
+  `mortality_scale` (until the registration issue lands, the model's rates stand for registered ones, so
+  the default scale brings the 1957 crude death rate to the official figure);
+- a starvation hazard that is zero while the energy reserve is above `starvation_onset` and rises as a
+  power of the shortfall, reaching a monthly death probability of one half at `lethal_reserve`,
+  multiplied by an age vulnerability (young children and the old die first).
+
+One uniform draw per person decides death and its cause (in proportion to the two hazards). Women aged
+15-49 who are not pregnant conceive with the 1957 age-specific fertility rates (`fertility_1957.csv`),
+corrected for the months spent pregnant and suppressed as their reserve falls; births follow
+`gestation_months` later if the mother is alive. Newborns join their mother's household.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+
+from greatleap.core.data import read_rows
+from greatleap.core.module import Module, ResultSpec, StepContext
+from greatleap.core.params import ParamSection, param
+from greatleap.core.state import StateSpec
+from greatleap.core.world import FEMALE, ProvinceShard
+
+MAX_AGE = 110
+AGE_GROUPS = {"0_4": (0, 4), "5_14": (5, 14), "15_59": (15, 59), "60_plus": (60, MAX_AGE)}
+NOT_PREGNANT = np.iinfo(np.int16).min
+
+
+class DemographyParams(ParamSection):
+    mortality_scale: float = param(
+        0.67,
+        ge=0.1,
+        le=3.0,
+        description="multiplier on the life table's death rates",
+        source="set so that the 1957 crude death rate matches the official 10.8 per mille "
+        "(national_series.csv crude_death_rate_official 1957); see docs/model.md",
+        status="derived",
+    )
+    fertility_scale: float = param(
+        0.775,
+        ge=0.1,
+        le=3.0,
+        description="multiplier on the 1957 age-specific fertility rates",
+        source="set so that the 1957 crude birth rate matches the official 34.03 per mille "
+        "(national_series.csv crude_birth_rate_official 1957, verified_1dp)",
+        status="derived",
+    )
+    sex_ratio_at_birth: float = param(
+        1.06,
+        ge=0.9,
+        le=1.3,
+        unit="males per female",
+        description="boys born per girl",
+        source="SOURCES_demography.md: no 1950s value retrieved; 'normal' 105-106 (J. Official Statistics "
+        "7(1) 1991 abstract)",
+        status="estimated",
+    )
+    gestation_months: int = param(
+        9, ge=6, le=10, unit="months", description="months from conception to birth", source="physiology"
+    )
+    starvation_onset: float = param(
+        0.78,
+        ge=0.6,
+        le=1.0,
+        description="energy reserve below which starvation mortality begins",
+        source="nutrition.csv minnesota_target_weight_loss: the Minnesota volunteers (Keys et al. 1950) all "
+        "survived a loss of ~24% of body mass",
+        status="derived",
+    )
+    lethal_reserve: float = param(
+        0.62,
+        ge=0.4,
+        le=0.8,
+        description="energy reserve at which the monthly probability of dying of starvation is one half",
+        source="nutrition.csv weight_loss_fraction_at_death: death at a loss of ~37% (men) to ~46% (women) "
+        "of body mass (ENN Field Exchange 15, BMI at death 13 and 11)",
+        status="derived",
+    )
+    starvation_steepness: float = param(
+        4.0,
+        ge=1.0,
+        le=8.0,
+        description="power of the shortfall below the onset in the starvation hazard",
+        source="assumption: hazard rising steeply, mortality rare at moderate loss (Keys et al. 1950)",
+        status="assumption",
+    )
+    vulnerability_under5: float = param(
+        2.0,
+        ge=0.5,
+        le=6.0,
+        description="starvation hazard of children under 5 relative to adults",
+        source="assumption after the famine's age pattern (Ashton, Hill, Piazza & Zeitz 1984: the young "
+        "and the old bore the largest mortality increases)",
+        status="assumption",
+    )
+    vulnerability_60_plus: float = param(
+        2.5,
+        ge=0.5,
+        le=6.0,
+        description="starvation hazard of persons 60 and over relative to adults",
+        source="assumption after Ashton, Hill, Piazza & Zeitz 1984 (see vulnerability_under5)",
+        status="assumption",
+    )
+    fertility_hunger_onset: float = param(
+        0.92,
+        ge=0.6,
+        le=1.0,
+        description="energy reserve below which conception falls",
+        source="assumption: menstrual cycles stop with weight loss of ~10-15% (Frisch & McArthur 1974)",
+        status="assumption",
+    )
+    fertility_hunger_floor: float = param(
+        0.75,
+        ge=0.4,
+        le=0.95,
+        description="energy reserve at and below which no conception occurs",
+        source="assumption: famine amenorrhea (Frisch & McArthur 1974)",
+        status="assumption",
+    )
+
+
+@cache
+def baseline_hazard() -> np.ndarray:
+    """Monthly death hazard by [age, sex] from the life table (mx, or -ln(1-qx)/n where mx is missing)."""
+    hazard = np.full((MAX_AGE + 1, 2), np.nan)
+    for row in read_rows("life_table_1950s.csv"):
+        sex = {"male": 0, "female": 1}.get(row["sex"])
+        if sex is None:
+            continue
+        lo = int(row["age_lo"])
+        hi = int(row["age_hi"]) if row["age_hi"].strip() else MAX_AGE
+        width = hi - lo + 1
+        if row["mx"].strip():
+            annual = float(row["mx"])
+        else:
+            q = float(row["qx"])
+            annual = -math.log(1.0 - min(q, 0.999999)) / (width if row["age_hi"].strip() else 5)
+        hazard[lo : min(hi, MAX_AGE) + 1, sex] = annual / 12.0
+    if np.isnan(hazard).any():
+        raise ValueError("life_table_1950s.csv does not cover every age and sex")
+    return hazard
+
+
+@cache
+def fertility_rates() -> np.ndarray:
+    """Annual births per woman by single-year age (1957 age-specific fertility rates)."""
+    asfr = np.zeros(MAX_AGE + 1)
+    for row in read_rows("fertility_1957.csv"):
+        if not row["age_lo"].strip() or not row["asfr"].strip():
+            continue
+        asfr[int(row["age_lo"]) : int(row["age_hi"]) + 1] = float(row["asfr"])
+    return asfr
+
+
+def _age_group_lookup() -> np.ndarray:
+    """Index of the age group of every single-year age."""
+    lookup = np.zeros(MAX_AGE + 1, dtype=np.int64)
+    for index, (lo, hi) in enumerate(AGE_GROUPS.values()):
+        lookup[lo : hi + 1] = index
+    return lookup
+
+
+AGE_GROUP_OF_AGE = _age_group_lookup()
+
+
+class Demography(Module):
+    """Births and deaths of persons; ageing by the calendar."""
+
+    name = "demography"
+    Params = DemographyParams
+    params: DemographyParams
+    states = (
+        StateSpec("pregnancy_due_month", "person", "int16", NOT_PREGNANT, "step of the expected birth, if pregnant"),
+        StateSpec("population", "commune", "int64", 0, "living persons at the end of the last step"),
+    )
+    results = (
+        ResultSpec("population", "stock", "persons", "living persons at the end of the month"),
+        ResultSpec("births", "flow", "persons", "live births"),
+        ResultSpec("deaths", "flow", "persons", "deaths from every cause"),
+        ResultSpec("deaths_baseline", "flow", "persons", "deaths at the life table's age-sex rates"),
+        ResultSpec("deaths_starvation", "flow", "persons", "deaths from the starvation hazard"),
+        ResultSpec("cbr", "ratio", "per mille", "crude birth rate", numerator="births", denominator="population",
+                   scale=1000.0),
+        ResultSpec("cdr", "ratio", "per mille", "crude death rate", numerator="deaths", denominator="population",
+                   scale=1000.0),
+        *(ResultSpec(f"population_{g}", "stock", "persons", f"living persons aged {g.replace('_', '-')}")
+          for g in AGE_GROUPS),
+        *(ResultSpec(f"deaths_starvation_{g}", "flow", "persons", f"starvation deaths aged {g.replace('_', '-')}")
+          for g in AGE_GROUPS),
+        *(ResultSpec(f"starvation_death_rate_{g}", "ratio", "per mille",
+                     f"starvation deaths per 1000 persons aged {g.replace('_', '-')} a year",
+                     numerator=f"deaths_starvation_{g}", denominator=f"population_{g}", scale=1000.0)
+          for g in AGE_GROUPS),
+    )
+    streams = ("deaths", "conceptions", "births", "initial_pregnancies")
+
+    def _vulnerability(self) -> np.ndarray:
+        v = np.ones(MAX_AGE + 1)
+        v[:5] = self.params.vulnerability_under5
+        v[60:] = self.params.vulnerability_60_plus
+        return v
+
+    def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Women are pregnant at the start in proportion to fertility, with due months spread evenly."""
+        persons = shard.persons
+        gestation = self.params.gestation_months
+        age = np.minimum(-persons.birth_month.astype(np.int32) // 12, MAX_AGE)
+        asfr = fertility_rates()[age] * self.params.fertility_scale
+        rng = ctx.rng("initial_pregnancies")
+        u = rng.random(persons.count)
+        pregnant = (persons.sex == FEMALE) & (u < asfr * gestation / 12.0)
+        due = rng.integers(0, gestation, size=persons.count, dtype=np.int64)
+        persons.pregnancy_due_month[pregnant] = due[pregnant]
+        shard.communes.population[:] = np.bincount(
+            shard.person_commune(), weights=persons.alive, minlength=shard.communes.count
+        ).astype(np.int64)
+
+    def starvation_hazard(self, reserve: np.ndarray) -> np.ndarray:
+        """Monthly starvation hazard of an adult at energy reserve `reserve`."""
+        p = self.params
+        shortfall = np.clip((p.starvation_onset - reserve) / (p.starvation_onset - p.lethal_reserve), 0.0, None)
+        return math.log(2.0) * shortfall**p.starvation_steepness
+
+    def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        p = self.params
+        persons, communes = shard.persons, shard.communes
+        t = ctx.t
+        n_communes = communes.count
+        commune = shard.person_commune()
+        alive = persons.alive.copy()
+        age = np.minimum((t - persons.birth_month.astype(np.int32)) // 12, MAX_AGE)
+        reserve = persons.energy_reserve
+
+        # Deaths: baseline and starvation hazards, one uniform per person. The starvation hazard is
+        # computed only for the persons below the onset (usually few).
+        total = baseline_hazard().ravel()[age * 2 + persons.sex] * p.mortality_scale
+        hungry = np.flatnonzero(alive & (reserve < p.starvation_onset))
+        starving = self.starvation_hazard(reserve[hungry]) * self._vulnerability()[age[hungry]]
+        total[hungry] += starving
+        probability = -np.expm1(-total)
+        u = ctx.rng("deaths").random(persons.count)
+        dies = alive & (u < probability)
+        # The same uniform splits the dying by cause, in proportion to the hazards.
+        starvation_cut = probability[hungry] * starving / total[hungry]
+        of_starvation = np.zeros(persons.count, dtype=bool)
+        of_starvation[hungry] = dies[hungry] & (u[hungry] < starvation_cut)
+        persons.alive[dies] = False
+        survivors = alive & ~dies
+
+        # Births due this month, to mothers still alive; then conceptions.
+        due = persons.pregnancy_due_month
+        delivering = np.flatnonzero(survivors & (due == t))
+        due[(due == t) | dies] = NOT_PREGNANT
+        self._conceive(shard, ctx, age, survivors)
+        births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
+        n_births = delivering.size
+        if n_births:
+            girl = ctx.rng("births").random(n_births) < 1.0 / (1.0 + p.sex_ratio_at_birth)
+            new = persons.add_offspring(delivering)  # household and inherited states from the mother
+            persons.birth_month[new] = t
+            persons.sex[new] = girl.astype(np.uint8)
+
+        deaths = np.bincount(commune[dies], minlength=n_communes)
+        deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
+        communes.population[:] = communes.population + births_per_commune - deaths
+        ctx.record("births", births_per_commune)
+        ctx.record("deaths", deaths)
+        ctx.record("deaths_starvation", deaths_starvation)
+        ctx.record("deaths_baseline", deaths - deaths_starvation)
+        ctx.record("population", communes.population)
+
+        # Stocks and starvation deaths by age group; newborns count among the youngest.
+        n_groups = len(AGE_GROUPS)
+        cell = commune * n_groups + AGE_GROUP_OF_AGE[age]
+        by_group = np.bincount(cell[survivors], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+        by_group[:, 0] += births_per_commune
+        starved = np.bincount(cell[of_starvation], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+        for g_index, g in enumerate(AGE_GROUPS):
+            ctx.record(f"population_{g}", by_group[:, g_index])
+            ctx.record(f"deaths_starvation_{g}", starved[:, g_index])
+
+    def _conceive(self, shard: ProvinceShard, ctx: StepContext, age: np.ndarray, alive: np.ndarray) -> None:
+        """Conceptions among living women of childbearing age who are not pregnant."""
+        p = self.params
+        persons = shard.persons
+        gestation = p.gestation_months
+        asfr_by_age = fertility_rates() * p.fertility_scale
+        fertile_age = asfr_by_age[age] > 0
+        women = np.flatnonzero(
+            alive & fertile_age & (persons.sex == FEMALE) & (persons.pregnancy_due_month == NOT_PREGNANT)
+        )
+        asfr = asfr_by_age[age[women]]
+        # The hazard among women not already pregnant, so that births per woman-year equal the ASFR.
+        hazard = asfr / 12.0 / np.clip(1.0 - asfr * gestation / 12.0, 0.05, None)
+        hunger = np.clip(
+            (persons.energy_reserve[women] - p.fertility_hunger_floor)
+            / (p.fertility_hunger_onset - p.fertility_hunger_floor),
+            0.0,
+            1.0,
+        )
+        u = ctx.rng("conceptions").random(women.size)
+        persons.pregnancy_due_month[women[u < hazard * hunger]] = ctx.t + gestation
+
+    def check(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Population identity per commune: the stock equals the living persons counted afresh."""
+        counted = np.bincount(shard.person_commune(), weights=shard.persons.alive, minlength=shard.communes.count)
+        if not np.array_equal(counted.astype(np.int64), shard.communes.population):
+            raise AssertionError(f"{shard.code}: population stock differs from the persons alive at step {ctx.t}")

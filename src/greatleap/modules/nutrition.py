@@ -1,0 +1,320 @@
+"""Nutrition: the monthly energy balance of every person and the energy reserve it moves.
+
+Each month a person's energy need is basal metabolism (Schofield's equations by age and sex, applied to
+the person's current body mass) times a physical activity level, which falls as the person goes hungry
+(less work, less movement). The energy reserve is body mass relative to a well-nourished person of the
+same age and sex (1 = well nourished; about 0.6 = death by starvation, see `demography`). A deficit
+costs tissue worth `kcal_per_kg_tissue` per kg; basal need falls with mass (the body's adaptation), so
+a smaller ration slows the loss without stopping it.
+
+Food: until the food-system issue lands, a commune's food is a ration per head: the per-capita grain
+consumption of the official series (rural and urban, kg of trade grain a year) times its energy content,
+plus non-grain food, scaled by `ration_scale`. It is shared among households in proportion to their
+members' needs when well fed (rations were graded by age and work) times the household's `food_access`
+(lognormal across households, `ration_dispersion`: some households eat better than others), and within
+a household by the `sharing` rule: `equal_loss` (default: every member gains or loses the same share of
+body mass) or `by_need` (every member gets the same share of their need, so children, whose need per kg
+is highest, lose mass fastest).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from greatleap.core.data import read_rows
+from greatleap.core.module import Module, ResultSpec, StepContext
+from greatleap.core.params import ParamSection, param
+from greatleap.core.state import StateSpec
+from greatleap.core.world import ProvinceShard
+
+MAX_AGE = 110
+UNDERNOURISHED_RESERVE = 0.85  # a loss of 15% of body mass
+_CONSUMPTION_SOURCE = (
+    "national_series.csv grain_consumption_per_capita_{kind} 1957-1962 (kg trade grain/person/year; "
+    "status unverified there: NBS series as reproduced in the famine literature)"
+)
+RURAL_GRAIN_KG = {1957: 204.5, 1958: 201.0, 1959: 183.0, 1960: 156.0, 1961: 154.0, 1962: 161.0}
+URBAN_GRAIN_KG = {1957: 196.0, 1958: 186.0, 1959: 201.0, 1960: 193.0, 1961: 180.0, 1962: 184.0}
+
+
+class NutritionParams(ParamSection):
+    rural_grain_kg_per_year: dict[int, float] = param(
+        RURAL_GRAIN_KG,
+        unit="kg trade grain/person/year",
+        description="rural grain consumption per head, by year (the ration until the food system lands)",
+        source=_CONSUMPTION_SOURCE.format(kind="rural"),
+        status="unverified",
+    )
+    urban_grain_kg_per_year: dict[int, float] = param(
+        URBAN_GRAIN_KG,
+        unit="kg trade grain/person/year",
+        description="urban grain consumption per head, by year",
+        source=_CONSUMPTION_SOURCE.format(kind="urban"),
+        status="unverified",
+    )
+    ration_scale: float = param(
+        1.0,
+        ge=0.0,
+        le=2.0,
+        description="multiplier on every ration (0.7 = a 30% cut everywhere)",
+        source="policy lever; 1 = the historical series",
+    )
+    kcal_per_kg_grain: float = param(
+        3450.0,
+        ge=2500.0,
+        le=4000.0,
+        unit="kcal/kg trade grain",
+        description="food energy of a kilogram of trade grain",
+        source="nutrition.csv energy_trade_grain_mix (milled rice 3,650, wheat 3,270 kcal/kg verified; the mix "
+        "estimated)",
+        status="estimated",
+    )
+    other_food_kcal_per_day: float = param(
+        290.0,
+        ge=0.0,
+        le=1000.0,
+        unit="kcal/person/day",
+        description="energy from non-grain food (vegetables, oil, meat, sugar)",
+        source="derived: the 1959 national nutrition survey's 2,060 kcal/person/day (nutrition.csv, verified) "
+        "minus 1959 grain consumption 187 kg x 3,450 kcal/kg / 365 = 1,768 kcal",
+        status="derived",
+    )
+    ration_dispersion: float = param(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="standard deviation of the log food access of households within a commune",
+        source="assumption: standing in for the unequal access (labour power, cadre ties, private stocks) "
+        "that the food-system issue will model",
+        status="assumption",
+    )
+    sharing: Literal["equal_loss", "by_need"] = Field(
+        "equal_loss",
+        description="how a household shares a shortfall or surplus among its members",
+        json_schema_extra={"source": "assumption (a later issue adds shares by age and sex)", "unit": ""},
+    )
+    pal_child: float = param(
+        1.45,
+        ge=1.2,
+        le=2.2,
+        description="physical activity level (need / basal) of children under 15",
+        source="nutrition.csv pal_child",
+        status="derived",
+    )
+    pal_rural_adult: float = param(
+        1.75,
+        ge=1.3,
+        le=2.6,
+        description="physical activity level of rural adults 15-59 (farm work)",
+        source="nutrition.csv pal_moderate",
+        status="verified",
+    )
+    pal_urban_adult: float = param(
+        1.6,
+        ge=1.3,
+        le=2.6,
+        description="physical activity level of urban adults 15-59",
+        source="nutrition.csv pal_light",
+        status="verified",
+    )
+    pal_elderly: float = param(
+        1.5,
+        ge=1.2,
+        le=2.2,
+        description="physical activity level of persons aged 60 and over",
+        source="nutrition.csv pal_light (lower bound)",
+        status="derived",
+    )
+    hunger_pal: float = param(
+        1.4,
+        ge=1.0,
+        le=2.0,
+        description="physical activity level that a starving person falls to (less work, less movement)",
+        source="nutrition.csv pal_sedentary_light_min; Keys et al. 1950: semi-starved volunteers cut their "
+        "spontaneous activity sharply",
+        status="assumption",
+    )
+    hunger_pal_reserve: float = param(
+        0.75,
+        ge=0.4,
+        le=0.99,
+        description="energy reserve at which activity has fallen to `hunger_pal` (linear from a reserve of 1)",
+        source="assumption",
+        status="assumption",
+    )
+    kcal_per_kg_tissue: float = param(
+        7000.0,
+        ge=3000.0,
+        le=9500.0,
+        unit="kcal/kg",
+        description="energy released per kg of body mass lost (and needed per kg regained)",
+        source="nutrition.csv kcal_per_kg_weight_loss",
+        status="verified",
+    )
+    reserve_max: float = param(
+        1.0,
+        ge=1.0,
+        le=1.2,
+        description="ceiling of the energy reserve: surplus food beyond it is not stored",
+        source="definition: 1 = the well-nourished reference mass",
+    )
+
+
+@cache
+def energy_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference body mass (kg), BMR slope (kcal/kg/day) and intercept (kcal/day) by [age, sex].
+
+    From `nutrition.csv`: Schofield's BMR equations (FAO/WHO/UNU 1985) by age band, and reference body
+    masses by age and sex interpolated linearly between the ages given.
+    """
+    weight_points: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+    slope = np.zeros((MAX_AGE + 1, 2))
+    intercept = np.zeros((MAX_AGE + 1, 2))
+    for row in read_rows("nutrition.csv"):
+        if row["sex"] not in ("male", "female"):
+            continue
+        sex = 0 if row["sex"] == "male" else 1
+        lo = int(float(row["age_lo"]))
+        hi = int(float(row["age_hi"])) if row["age_hi"].strip() else MAX_AGE
+        value = float(row["value"])
+        if row["parameter"] == "bmr_slope_schofield1985":
+            slope[lo : min(hi, MAX_AGE) + 1, sex] = value
+        elif row["parameter"] == "bmr_intercept_schofield1985":
+            intercept[lo : min(hi, MAX_AGE) + 1, sex] = value
+        elif row["parameter"] == "body_weight_1957_proxy":
+            weight_points[sex].append(((lo + min(hi, lo + 10)) / 2.0 if hi > lo else lo, value))
+    ages = np.arange(MAX_AGE + 1, dtype=np.float64) + 0.5
+    weight = np.zeros((MAX_AGE + 1, 2))
+    for sex in (0, 1):
+        points = sorted(weight_points[sex])
+        weight[:, sex] = np.interp(ages, [p[0] for p in points], [p[1] for p in points])
+    if (slope == 0).any() or (weight <= 0).any():
+        raise ValueError("nutrition.csv does not cover every age and sex")
+    return weight, slope, intercept
+
+
+class Nutrition(Module):
+    """Energy intake, need and reserve of every person."""
+
+    name = "nutrition"
+    Params = NutritionParams
+    params: NutritionParams
+    states = (
+        StateSpec(
+            "energy_reserve", "person", "float32", 1.0,
+            "body mass relative to the well-nourished reference (a newborn starts at its mother's)", inherit=True,
+        ),
+        StateSpec("food_access", "household", "float32", 1.0, "the household's food share per head, relative"),
+    )
+    results = (
+        ResultSpec("kcal_intake_total", "stock", "kcal/day", "food energy eaten per day", public=False),
+        ResultSpec("persons_fed", "stock", "persons", "persons alive when the month's food is shared", public=False),
+        ResultSpec("reserve_total", "stock", "", "sum of energy reserves", public=False),
+        ResultSpec("persons_undernourished", "stock", "persons", "persons with reserve below 0.85", public=False),
+        ResultSpec("kcal_need_total", "stock", "kcal/day", "food energy needed per day", public=False),
+        ResultSpec(
+            "kcal_per_capita", "ratio", "kcal/person/day", "food energy eaten per head per day",
+            numerator="kcal_intake_total", denominator="persons_fed",
+        ),
+        ResultSpec(
+            "kcal_need_per_capita", "ratio", "kcal/person/day", "energy need per head per day at current mass",
+            numerator="kcal_need_total", denominator="persons_fed",
+        ),
+        ResultSpec(
+            "energy_reserve_mean", "ratio", "", "mean energy reserve (1 = well nourished)",
+            numerator="reserve_total", denominator="persons_fed",
+        ),
+        ResultSpec(
+            "undernourished_share", "ratio", "share", "share of persons whose reserve is below 0.85",
+            numerator="persons_undernourished", denominator="persons_fed",
+        ),
+    )
+    streams = ("food_access",)
+
+    def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Households' food access: lognormal with mean 1 (drawn once; households keep their standing)."""
+        sd = self.params.ration_dispersion
+        z = ctx.rng("food_access").standard_normal(shard.households.count)
+        shard.households.food_access[:] = np.exp(sd * z - sd * sd / 2.0)
+
+    def ration_kcal_per_day(self, year: int, urban: bool) -> float:
+        """Per-capita food energy of the rural or urban population in `year` (last known year beyond)."""
+        table = self.params.urban_grain_kg_per_year if urban else self.params.rural_grain_kg_per_year
+        known = min(table, key=lambda y: (abs(y - year), -y))
+        grain = table[known] * self.params.kcal_per_kg_grain / 365.0
+        return self.params.ration_scale * (grain + self.params.other_food_kcal_per_day)
+
+    def need_per_day(self, shard: ProvinceShard, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Energy need (kcal/day) now, need when well nourished, and reference mass (kg) of every person."""
+        p = self.params
+        weight, slope, intercept = energy_tables()
+        persons = shard.persons
+        age = np.minimum((t - persons.birth_month.astype(np.int32)) // 12, MAX_AGE)
+        cell = age * 2 + persons.sex
+        reference_mass = weight.ravel()[cell]
+        slope_mass = slope.ravel()[cell] * reference_mass
+        base = intercept.ravel()[cell]
+        bmr = slope_mass * persons.energy_reserve + base
+        urban = shard.communes.is_urban[shard.households.commune][persons.household]
+        pal_by_age = np.full(MAX_AGE + 1, p.pal_elderly)
+        pal_by_age[:15] = p.pal_child
+        adult_pal = np.where(urban, p.pal_urban_adult, p.pal_rural_adult)
+        pal = np.where((age >= 15) & (age < 60), adult_pal, pal_by_age[age])
+        # Hungry people move and work less: activity falls linearly towards `hunger_pal`.
+        hunger = np.clip((1.0 - persons.energy_reserve) / (1.0 - p.hunger_pal_reserve), 0.0, 1.0)
+        need_well_fed = (slope_mass + base) * pal
+        pal = pal - hunger * np.maximum(pal - p.hunger_pal, 0.0)
+        return np.maximum(bmr, 0.0) * pal, need_well_fed, reference_mass
+
+    def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        p = self.params
+        persons, households, communes = shard.persons, shard.households, shard.communes
+        alive = persons.alive
+        need, need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
+        need = np.where(alive, need, 0.0)
+        household = persons.household
+        n_households, n_communes = households.count, communes.count
+
+        # Food per commune (kcal/day), shared among households by food access x the members' needs when
+        # well fed (rations were graded by age and work: a household of adults gets more than one of children).
+        members = np.bincount(household, weights=alive, minlength=n_households)
+        fed = np.bincount(households.commune, weights=members, minlength=n_communes)
+        entitlement = np.bincount(household, weights=np.where(alive, need_well_fed, 0.0), minlength=n_households)
+        ration = np.where(
+            communes.is_urban,
+            self.ration_kcal_per_day(ctx.year, urban=True),
+            self.ration_kcal_per_day(ctx.year, urban=False),
+        )
+        food = ration * fed
+        claims = households.food_access * entitlement
+        claims_total = np.bincount(households.commune, weights=claims, minlength=n_communes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(claims_total > 0, food / claims_total, 0.0)
+        household_food = share[households.commune] * claims
+
+        # Within the household: each member's tissue change, relative to the reference mass.
+        household_need = np.bincount(household, weights=need, minlength=n_households)
+        scale = ctx.days / p.kcal_per_kg_tissue
+        if p.sharing == "equal_loss":
+            mass = np.bincount(household, weights=np.where(alive, reference_mass, 0.0), minlength=n_households)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_kg = np.where(mass > 0, (household_food - household_need) / mass, 0.0)
+            change = per_kg[household] * scale
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cover = np.where(household_need > 0, household_food / household_need, 1.0)
+            change = (cover[household] - 1.0) * need * scale / reference_mass
+        reserve = persons.energy_reserve
+        reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
+
+        commune = households.commune[household]
+        ctx.record("kcal_intake_total", food)
+        ctx.record("kcal_need_total", np.bincount(commune, weights=need, minlength=n_communes))
+        ctx.record("persons_fed", fed)
+        ctx.record("reserve_total", np.bincount(commune, weights=np.where(alive, reserve, 0.0), minlength=n_communes))
+        undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
+        ctx.record("persons_undernourished", np.bincount(commune, weights=undernourished, minlength=n_communes))

@@ -1,0 +1,113 @@
+"""Writing a run to its folder: Parquet tables, a JSON manifest and PNG figures, each atomically.
+
+The manifest is written last: a folder with a manifest holds a complete run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from greatleap.core.data import file_sha256
+from greatleap.core.io import write_bytes_atomic, write_text_atomic
+from greatleap.core.results import Results
+from greatleap.report import age_pattern_figure_png, national_figure_png
+from greatleap.scenario import Scenario
+from greatleap.sim import RunInfo
+from greatleap.version import __version__
+
+DATA_FILES = (
+    "provinces_1957.csv",
+    "age_sex_1953.csv",
+    "life_table_1950s.csv",
+    "fertility_1957.csv",
+    "nutrition.csv",
+    "national_series.csv",
+)
+PACKAGES = ("numpy", "pyarrow", "pydantic", "matplotlib", "typer", "rich")
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A table as Parquet bytes; deterministic for equal tables (no timestamps in the metadata)."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def default_out_dir(scenario: Scenario) -> Path:
+    return Path("runs") / f"{scenario.name}-{scenario.run.seed}"
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def manifest(scenario: Scenario, info: RunInfo) -> dict:
+    run = scenario.run
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": run.seed,
+        "scale": run.scale,
+        "parameters": scenario.to_dict(),
+        "config_hash": scenario.config_hash(),
+        "greatleap_version": __version__,
+        "git_commit": _git_commit(),
+        "packages": _package_versions(),
+        "input_data_sha256": {name: file_sha256(name) for name in DATA_FILES},
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(info.wall_seconds, 3),
+        "peak_memory_bytes": info.peak_memory_bytes,
+        "persons_initial": info.persons_initial,
+        "person_months": info.person_months,
+        "state_bytes_per_person": info.state_bytes_per_person,
+        "peak_memory_bytes_per_person": round(info.peak_memory_bytes / max(info.persons_initial, 1), 1),
+        "communes_simulated": info.communes_simulated,
+        "communes_represented": round(info.communes_represented, 3),
+        "phase_seconds": [{"phase": p, "module": m, "seconds": round(s, 4)} for p, m, s in info.phase_seconds],
+        "files": ["monthly.parquet", "annual.parquet", "national.png", "starvation_by_age.png"],
+    }
+
+
+def write_run(results: Results, scenario: Scenario, info: RunInfo, out_dir: Path) -> list[Path]:
+    """Write every output of a run; returns the paths written."""
+    out_dir = Path(out_dir)
+    title = f"greatleap: {scenario.name} (seed {scenario.run.seed}, scale {scenario.run.scale})"
+    files = {
+        "monthly.parquet": parquet_bytes(results.monthly),
+        "annual.parquet": parquet_bytes(results.annual),
+        "national.png": national_figure_png(results, title),
+        "starvation_by_age.png": age_pattern_figure_png(results, scenario.name),
+    }
+    written = []
+    for name, data in files.items():
+        write_bytes_atomic(out_dir / name, data)
+        written.append(out_dir / name)
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest(scenario, info), indent=2) + "\n")
+    written.append(out_dir / "manifest.json")
+    return written

@@ -1,0 +1,33 @@
+"""The phase plan: which module steps when, every month. Defined here and nowhere else.
+
+The full order the model grows into (STYLE.md): plan -> labour -> agriculture -> furnaces and SOEs ->
+procurement -> mess halls -> consumption and nutrition -> demography -> migration -> politics ->
+results -> checks. The engine adds its own `checks` and `compaction` phases after these.
+"""
+
+from __future__ import annotations
+
+from greatleap.core.engine import Phase
+from greatleap.core.module import Module
+from greatleap.modules.demography import Demography
+from greatleap.modules.nutrition import Nutrition
+
+# (phase name, module class), in the order they run each month.
+PHASE_PLAN: tuple[tuple[str, type[Module]], ...] = (
+    ("consumption and nutrition", Nutrition),
+    ("demography", Demography),
+)
+
+
+def module_classes() -> tuple[type[Module], ...]:
+    """Every module class of the plan, once, in plan order."""
+    seen: dict[str, type[Module]] = {}
+    for _, cls in PHASE_PLAN:
+        seen.setdefault(cls.name, cls)
+    return tuple(seen.values())
+
+
+def build_phases(sections: dict[str, object]) -> list[Phase]:
+    """Instantiate each module once with its parameter section and lay out the phases."""
+    modules = {cls.name: cls(sections[cls.name]) for cls in module_classes()}  # type: ignore[arg-type]
+    return [Phase(name, modules[cls.name]) for name, cls in PHASE_PLAN]

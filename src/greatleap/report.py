@@ -1,0 +1,157 @@
+"""What a run shows a person: the summary beside history, and figures.
+
+History comes from `greatleap.history`; the official vital rates of the time under-registered deaths and
+births (a later issue adds registration completeness); until then the model's rates stand for the
+registered ones and are compared with the official series.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: figures are files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from greatleap import history  # noqa: E402
+from greatleap.core.results import Results  # noqa: E402
+
+HISTORY_SOURCE = "official NBS series (shared/data/national_series.csv; sources per value)"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    year: int
+    population_m: float
+    population_official_m: float | None
+    births_m: float
+    deaths_m: float
+    deaths_starvation_m: float
+    cbr: float
+    cbr_official: float | None
+    cdr: float
+    cdr_official: float | None
+    kcal_per_capita: float
+
+
+def summary_rows(results: Results) -> list[SummaryRow]:
+    """One row per simulated year: national figures beside the official series."""
+    national = results.annual_national()
+    official_pop = history.national("population_total_yearend")  # 10k persons
+    official_cbr = history.national("crude_birth_rate_official")
+    official_cdr = history.national("crude_death_rate_official")
+    rows = []
+    for year, row in national.iterrows():
+        year = int(year)
+        rows.append(
+            SummaryRow(
+                year=year,
+                population_m=row["population"] / 1e6,
+                population_official_m=official_pop[year] / 100.0 if year in official_pop else None,
+                births_m=row["births"] / 1e6,
+                deaths_m=row["deaths"] / 1e6,
+                deaths_starvation_m=row["deaths_starvation"] / 1e6,
+                cbr=row["cbr"],
+                cbr_official=official_cbr.get(year),
+                cdr=row["cdr"],
+                cdr_official=official_cdr.get(year),
+                kcal_per_capita=row["kcal_per_capita"],
+            )
+        )
+    return rows
+
+
+def national_figure_png(results: Results, title: str) -> bytes:
+    """A four-panel PNG: population, crude death rate, crude birth rate, food and deaths by cause."""
+    national = results.annual_national()
+    years = national.index.to_numpy()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig.suptitle(title)
+
+    def history_line(ax, variable: str, scale: float = 1.0, label: str = "official") -> None:
+        series = history.national(variable)
+        xs = sorted(y for y in series if years.min() - 5 <= y <= years.max() + 3)
+        if xs:
+            ax.plot(xs, [series[y] * scale for y in xs], "o--", color="black", label=label, markersize=4)
+
+    ax = axes[0, 0]
+    ax.plot(years, national["population"] / 1e6, "o-", label="simulated (year-end)")
+    history_line(ax, "population_total_yearend", 0.01)
+    ax.set_title("Population (million)")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 1]
+    ax.plot(years, national["cdr"], "o-", label="simulated")
+    history_line(ax, "crude_death_rate_official")
+    history_line(ax, "crude_death_rate_banister_adjusted", label="Banister 1984 (adjusted)")
+    ax.set_title("Crude death rate (per mille)")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    ax.plot(years, national["cbr"], "o-", label="simulated")
+    history_line(ax, "crude_birth_rate_official")
+    ax.set_title("Crude birth rate (per mille)")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 1]
+    monthly = results.monthly_national()
+    ax.plot(monthly.index, monthly["kcal_per_capita"], color="tab:green", label="kcal eaten / person / day")
+    ax.plot(monthly.index, monthly["kcal_need_per_capita"], color="tab:olive", ls=":", label="kcal needed")
+    ax.set_ylabel("kcal per person per day")
+    ax.set_title("Food and deaths by cause")
+    twin = ax.twinx()
+    width = 20
+    twin.bar(monthly.index, monthly["deaths_baseline"] / 1e3, width=width, color="tab:gray", alpha=0.5,
+             label="deaths, baseline (thousand/month)")
+    twin.bar(monthly.index, monthly["deaths_starvation"] / 1e3, width=width, bottom=monthly["deaths_baseline"] / 1e3,
+             color="tab:red", alpha=0.6, label="deaths, starvation")
+    twin.set_ylabel("deaths (thousand per month)")
+    handles = ax.get_legend_handles_labels()
+    twin_handles = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+
+    fig.text(0.01, 0.005, f"History: {HISTORY_SOURCE}", fontsize=7, color="gray")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def age_pattern_figure_png(results: Results, title: str) -> bytes:
+    """Starvation death rates by age group over time: who dies first."""
+    national = results.annual_national()
+    years = national.index.to_numpy()
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    for group, label in (("0_4", "0-4"), ("5_14", "5-14"), ("15_59", "15-59"), ("60_plus", "60+")):
+        ax.plot(years, national[f"starvation_death_rate_{group}"], "o-", label=f"aged {label}")
+    ax.set_title(f"{title}: starvation deaths per 1000 a year, by age")
+    ax.legend(fontsize=8)
+    ax.set_ylim(bottom=0)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:,.{digits}f}"
+
+
+def summary_table_rows(rows: list[SummaryRow]) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted cells of the summary (used by the CLI's rich table)."""
+    headers = [
+        "year", "pop. (M)", "official", "births (M)", "deaths (M)", "starved (M)",
+        "CBR ‰", "official", "CDR ‰", "official", "kcal/day",
+    ]
+    cells = [
+        [
+            str(r.year), _fmt(r.population_m), _fmt(r.population_official_m), _fmt(r.births_m, 2),
+            _fmt(r.deaths_m, 2), _fmt(r.deaths_starvation_m, 2), _fmt(r.cbr), _fmt(r.cbr_official),
+            _fmt(r.cdr), _fmt(r.cdr_official), _fmt(r.kcal_per_capita, 0),
+        ]
+        for r in rows
+    ]
+    return headers, cells
