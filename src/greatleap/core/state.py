@@ -42,6 +42,7 @@ class Table:
         object.__setattr__(self, "capacity", max(int(capacity), 1))
         object.__setattr__(self, "_columns", {})
         object.__setattr__(self, "_specs", {})
+        object.__setattr__(self, "version", 0)
 
     # --- declaration -------------------------------------------------------------------------------
     def declare(self, spec: StateSpec) -> None:
@@ -73,6 +74,11 @@ class Table:
     def column(self, name: str) -> np.ndarray:
         return self._columns[name][: self.count]
 
+    def touch(self) -> None:
+        """Mark derived views stale: called by `add` and `compact`, and by a module that changes a parent
+        index (a person's household), so that cached gathers (see `ProvinceShard`) are recomputed."""
+        object.__setattr__(self, "version", self.version + 1)
+
     # --- growth and compaction -----------------------------------------------------------------------
     def add(self, n: int) -> slice:
         """Append `n` rows holding each column's default; returns the slice of the new rows."""
@@ -89,6 +95,7 @@ class Table:
             for name, column in self._columns.items():
                 column[start:needed] = self._specs[name].default
         object.__setattr__(self, "count", needed)
+        self.touch()
         return slice(start, needed)
 
     def add_offspring(self, parents: np.ndarray) -> slice:
@@ -106,6 +113,7 @@ class Table:
         for column in self._columns.values():
             column[:kept] = column[: self.count][keep]
         object.__setattr__(self, "count", kept)
+        self.touch()
 
     @property
     def nbytes_per_row(self) -> int:

@@ -42,6 +42,14 @@ WORLD_STATES: tuple[StateSpec, ...] = (
 )
 
 MALE, FEMALE = 0, 1
+MAX_AGE = 110  # ages above are treated as 110 by the per-age tables
+N_CLASSES = (MAX_AGE + 1) * 4  # see ProvinceShard.person_class
+
+
+def class_attributes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Age in years, sex and urban flag of every person class (inverse of `person_class`)."""
+    index = np.arange(N_CLASSES)
+    return index // 4, (index // 2) % 2, index % 2
 
 
 class WorldParams(ParamSection):
@@ -153,8 +161,29 @@ class ProvinceShard:
         }
 
     def person_commune(self) -> np.ndarray:
-        """The commune of every person row (a gather through the household)."""
-        return self.households.commune[self.persons.household]
+        """The commune of every person row (a gather through the household), cached until rows change."""
+        key = ("person_commune", self.persons.version)
+        cached = self.extra.get("person_commune")
+        if cached is None or cached[0] != key:
+            cached = (key, self.households.commune[self.persons.household])
+            self.extra["person_commune"] = cached
+        return cached[1]  # type: ignore[return-value]
+
+    def person_class(self, t: int) -> np.ndarray:
+        """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.
+
+        Modules keep per-class tables (need, hazards, fertility) and gather from them with this index,
+        which costs one gather per table instead of recomputing age, sex and residence every time.
+        """
+        key = ("person_class", t, self.persons.version)
+        cached = self.extra.get("person_class")
+        if cached is None or cached[0] != key:
+            age_months = t - self.persons.birth_month.astype(np.int32)
+            age = np.minimum(age_months // 12, MAX_AGE)
+            urban = self.communes.is_urban[self.person_commune()]
+            cached = (key, ((age * 2 + self.persons.sex) * 2 + urban).astype(np.int32))
+            self.extra["person_class"] = cached
+        return cached[1]  # type: ignore[return-value]
 
 
 def _declare_world_states(table: Table) -> None:

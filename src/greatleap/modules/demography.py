@@ -27,9 +27,8 @@ from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import FEMALE, ProvinceShard
+from greatleap.core.world import FEMALE, MAX_AGE, ProvinceShard, class_attributes
 
-MAX_AGE = 110
 AGE_GROUPS = {"0_4": (0, 4), "5_14": (5, 14), "15_59": (15, 59), "60_plus": (60, MAX_AGE)}
 NOT_PREGNANT = np.iinfo(np.int16).min
 
@@ -202,21 +201,40 @@ class Demography(Module):
     )
     streams = ("deaths", "conceptions", "births", "initial_pregnancies")
 
-    def _vulnerability(self) -> np.ndarray:
-        v = np.ones(MAX_AGE + 1)
-        v[:5] = self.params.vulnerability_under5
-        v[60:] = self.params.vulnerability_60_plus
-        return v
+    def class_tables(self) -> dict[str, np.ndarray]:
+        """Per person class (see `ProvinceShard.person_class`): baseline hazard and death probability,
+        starvation vulnerability, conception hazard and age group, computed once from the parameters."""
+        tables = getattr(self, "_class_tables", None)
+        if tables is None:
+            p = self.params
+            age, sex, _ = class_attributes()
+            hazard = baseline_hazard()[age, sex] * p.mortality_scale
+            vulnerability = np.ones(age.size)
+            vulnerability[age < 5] = p.vulnerability_under5
+            vulnerability[age >= 60] = p.vulnerability_60_plus
+            asfr = np.where(sex == FEMALE, fertility_rates()[age] * p.fertility_scale, 0.0)
+            # The hazard among women not already pregnant, so that births per woman-year equal the ASFR.
+            conception = asfr / 12.0 / np.clip(1.0 - asfr * p.gestation_months / 12.0, 0.05, None)
+            tables = {
+                "hazard": hazard,
+                "death_probability": -np.expm1(-hazard),
+                "vulnerability": vulnerability,
+                "asfr": asfr,
+                "conception": conception,
+                "fertile": conception > 0,
+                "age_group": AGE_GROUP_OF_AGE[age],
+            }
+            self._class_tables = tables
+        return tables
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """Women are pregnant at the start in proportion to fertility, with due months spread evenly."""
         persons = shard.persons
         gestation = self.params.gestation_months
-        age = np.minimum(-persons.birth_month.astype(np.int32) // 12, MAX_AGE)
-        asfr = fertility_rates()[age] * self.params.fertility_scale
+        asfr = np.take(self.class_tables()["asfr"], shard.person_class(ctx.t))
         rng = ctx.rng("initial_pregnancies")
         u = rng.random(persons.count)
-        pregnant = (persons.sex == FEMALE) & (u < asfr * gestation / 12.0)
+        pregnant = u < asfr * gestation / 12.0
         due = rng.integers(0, gestation, size=persons.count, dtype=np.int64)
         persons.pregnancy_due_month[pregnant] = due[pregnant]
         shard.communes.population[:] = np.bincount(
@@ -231,27 +249,28 @@ class Demography(Module):
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
+        tables = self.class_tables()
         persons, communes = shard.persons, shard.communes
         t = ctx.t
         n_communes = communes.count
         commune = shard.person_commune()
+        person_class = shard.person_class(t)
         alive = persons.alive.copy()
-        age = np.minimum((t - persons.birth_month.astype(np.int32)) // 12, MAX_AGE)
         reserve = persons.energy_reserve
 
         # Deaths: baseline and starvation hazards, one uniform per person. The starvation hazard is
         # computed only for the persons below the onset (usually few).
-        total = baseline_hazard().ravel()[age * 2 + persons.sex] * p.mortality_scale
+        probability = np.take(tables["death_probability"], person_class)
         hungry = np.flatnonzero(alive & (reserve < p.starvation_onset))
-        starving = self.starvation_hazard(reserve[hungry]) * self._vulnerability()[age[hungry]]
-        total[hungry] += starving
-        probability = -np.expm1(-total)
+        hungry_class = person_class[hungry]
+        starving = self.starvation_hazard(reserve[hungry]) * tables["vulnerability"][hungry_class]
+        total = tables["hazard"][hungry_class] + starving
+        probability[hungry] = -np.expm1(-total)
         u = ctx.rng("deaths").random(persons.count)
         dies = alive & (u < probability)
         # The same uniform splits the dying by cause, in proportion to the hazards.
-        starvation_cut = probability[hungry] * starving / total[hungry]
         of_starvation = np.zeros(persons.count, dtype=bool)
-        of_starvation[hungry] = dies[hungry] & (u[hungry] < starvation_cut)
+        of_starvation[hungry] = dies[hungry] & (u[hungry] < probability[hungry] * starving / total)
         persons.alive[dies] = False
         survivors = alive & ~dies
 
@@ -259,8 +278,17 @@ class Demography(Module):
         due = persons.pregnancy_due_month
         delivering = np.flatnonzero(survivors & (due == t))
         due[(due == t) | dies] = NOT_PREGNANT
-        self._conceive(shard, ctx, age, survivors)
+        self._conceive(shard, ctx, person_class, survivors)
         births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
+        deaths = np.bincount(commune, weights=dies, minlength=n_communes).astype(np.int64)
+        deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
+        # Stocks and starvation deaths by age group (counted before the newborns are appended).
+        n_groups = len(AGE_GROUPS)
+        cell = commune * n_groups + np.take(tables["age_group"], person_class)
+        by_group = np.bincount(cell, weights=survivors, minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+        by_group[:, 0] += births_per_commune
+        starved = np.bincount(cell[of_starvation], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+
         n_births = delivering.size
         if n_births:
             girl = ctx.rng("births").random(n_births) < 1.0 / (1.0 + p.sex_ratio_at_birth)
@@ -268,38 +296,25 @@ class Demography(Module):
             persons.birth_month[new] = t
             persons.sex[new] = girl.astype(np.uint8)
 
-        deaths = np.bincount(commune[dies], minlength=n_communes)
-        deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
         communes.population[:] = communes.population + births_per_commune - deaths
         ctx.record("births", births_per_commune)
         ctx.record("deaths", deaths)
         ctx.record("deaths_starvation", deaths_starvation)
         ctx.record("deaths_baseline", deaths - deaths_starvation)
         ctx.record("population", communes.population)
-
-        # Stocks and starvation deaths by age group; newborns count among the youngest.
-        n_groups = len(AGE_GROUPS)
-        cell = commune * n_groups + AGE_GROUP_OF_AGE[age]
-        by_group = np.bincount(cell[survivors], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
-        by_group[:, 0] += births_per_commune
-        starved = np.bincount(cell[of_starvation], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
         for g_index, g in enumerate(AGE_GROUPS):
             ctx.record(f"population_{g}", by_group[:, g_index])
             ctx.record(f"deaths_starvation_{g}", starved[:, g_index])
 
-    def _conceive(self, shard: ProvinceShard, ctx: StepContext, age: np.ndarray, alive: np.ndarray) -> None:
+    def _conceive(self, shard: ProvinceShard, ctx: StepContext, person_class: np.ndarray, alive: np.ndarray) -> None:
         """Conceptions among living women of childbearing age who are not pregnant."""
         p = self.params
         persons = shard.persons
-        gestation = p.gestation_months
-        asfr_by_age = fertility_rates() * p.fertility_scale
-        fertile_age = asfr_by_age[age] > 0
+        tables = self.class_tables()
         women = np.flatnonzero(
-            alive & fertile_age & (persons.sex == FEMALE) & (persons.pregnancy_due_month == NOT_PREGNANT)
+            alive & np.take(tables["fertile"], person_class) & (persons.pregnancy_due_month == NOT_PREGNANT)
         )
-        asfr = asfr_by_age[age[women]]
-        # The hazard among women not already pregnant, so that births per woman-year equal the ASFR.
-        hazard = asfr / 12.0 / np.clip(1.0 - asfr * gestation / 12.0, 0.05, None)
+        hazard = tables["conception"][person_class[women]]
         hunger = np.clip(
             (persons.energy_reserve[women] - p.fertility_hunger_floor)
             / (p.fertility_hunger_onset - p.fertility_hunger_floor),
@@ -307,7 +322,7 @@ class Demography(Module):
             1.0,
         )
         u = ctx.rng("conceptions").random(women.size)
-        persons.pregnancy_due_month[women[u < hazard * hunger]] = ctx.t + gestation
+        persons.pregnancy_due_month[women[u < hazard * hunger]] = ctx.t + p.gestation_months
 
     def check(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """Population identity per commune: the stock equals the living persons counted afresh."""

@@ -29,9 +29,8 @@ from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import ProvinceShard
+from greatleap.core.world import MAX_AGE, ProvinceShard, class_attributes
 
-MAX_AGE = 110
 UNDERNOURISHED_RESERVE = 0.85  # a loss of 15% of body mass
 _CONSUMPTION_SOURCE = (
     "national_series.csv grain_consumption_per_capita_{kind} 1957-1962 (kg trade grain/person/year; "
@@ -248,27 +247,46 @@ class Nutrition(Module):
         grain = table[known] * self.params.kcal_per_kg_grain / 365.0
         return self.params.ration_scale * (grain + self.params.other_food_kcal_per_day)
 
+    def class_tables(self) -> dict[str, np.ndarray]:
+        """Per person class (see `ProvinceShard.person_class`): the quantities that depend only on age,
+        sex and residence, computed once from the parameters."""
+        tables = getattr(self, "_class_tables", None)
+        if tables is None:
+            p = self.params
+            weight, slope, intercept = energy_tables()
+            age, sex, urban = class_attributes()
+            mass = weight[age, sex]
+            slope_mass = slope[age, sex] * mass
+            base = intercept[age, sex]
+            pal = np.where(age < 15, p.pal_child, p.pal_elderly)
+            pal = np.where((age >= 15) & (age < 60), np.where(urban == 1, p.pal_urban_adult, p.pal_rural_adult), pal)
+            tables = {
+                "reference_mass": mass,
+                "slope_mass": slope_mass,
+                "base": base,
+                "pal": pal,
+                "pal_drop": np.maximum(pal - p.hunger_pal, 0.0),
+                "need_well_fed": (slope_mass + base) * pal,
+            }
+            tables = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in tables.items()}
+            self._class_tables = tables
+        return tables
+
     def need_per_day(self, shard: ProvinceShard, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Energy need (kcal/day) now, need when well nourished, and reference mass (kg) of every person."""
+        """Energy need (kcal/day) now, need when well nourished, and reference mass (kg) of every person.
+
+        Need = basal metabolism at the current mass x activity; activity falls linearly from its usual
+        level at a reserve of 1 to `hunger_pal` at `hunger_pal_reserve` (hungry people move and work less).
+        """
         p = self.params
-        weight, slope, intercept = energy_tables()
-        persons = shard.persons
-        age = np.minimum((t - persons.birth_month.astype(np.int32)) // 12, MAX_AGE)
-        cell = age * 2 + persons.sex
-        reference_mass = weight.ravel()[cell]
-        slope_mass = slope.ravel()[cell] * reference_mass
-        base = intercept.ravel()[cell]
-        bmr = slope_mass * persons.energy_reserve + base
-        urban = shard.communes.is_urban[shard.households.commune][persons.household]
-        pal_by_age = np.full(MAX_AGE + 1, p.pal_elderly)
-        pal_by_age[:15] = p.pal_child
-        adult_pal = np.where(urban, p.pal_urban_adult, p.pal_rural_adult)
-        pal = np.where((age >= 15) & (age < 60), adult_pal, pal_by_age[age])
-        # Hungry people move and work less: activity falls linearly towards `hunger_pal`.
-        hunger = np.clip((1.0 - persons.energy_reserve) / (1.0 - p.hunger_pal_reserve), 0.0, 1.0)
-        need_well_fed = (slope_mass + base) * pal
-        pal = pal - hunger * np.maximum(pal - p.hunger_pal, 0.0)
-        return np.maximum(bmr, 0.0) * pal, need_well_fed, reference_mass
+        tables = self.class_tables()
+        person_class = shard.person_class(t)
+        reserve = shard.persons.energy_reserve
+        take = lambda name: np.take(tables[name], person_class)  # noqa: E731
+        hunger = np.clip((1.0 - reserve) * np.float32(1.0 / (1.0 - p.hunger_pal_reserve)), 0.0, 1.0)
+        bmr = np.maximum(take("slope_mass") * reserve + take("base"), 0.0)
+        need = bmr * (take("pal") - hunger * take("pal_drop"))
+        return need, take("need_well_fed"), take("reference_mass")
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
@@ -311,7 +329,7 @@ class Nutrition(Module):
         reserve = persons.energy_reserve
         reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
 
-        commune = households.commune[household]
+        commune = shard.person_commune()
         ctx.record("kcal_intake_total", food)
         ctx.record("kcal_need_total", np.bincount(commune, weights=need, minlength=n_communes))
         ctx.record("persons_fed", fed)
