@@ -11,7 +11,7 @@ Importing the package only defines names: no configuration, no I/O, no random st
 
 from greatleap.version import __version__
 
-__all__ = ["Scenario", "Sim", "Results", "__version__"]
+__all__ = ["Results", "Scenario", "Sim", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: keep `import greatleap` cheap for the CLI's --help

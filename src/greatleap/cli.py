@@ -43,7 +43,9 @@ def _scale_override(scale: str) -> str:
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path")] = "historical",
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path")
+    ] = "historical",
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: section.key=value")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of every random stream")] = None,
     scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
@@ -87,7 +89,9 @@ def run(
         task = progress.add_task(f"building {loaded.name}", total=sim.calendar.n_months)
         sim.build()
         progress.update(task, description=f"simulating {loaded.name}")
-        results = sim.run(on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7]))
+        results = sim.run(
+            on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7])
+        )
     assert sim.info is not None
     written = write_run(results, loaded, sim.info, out_dir)
 

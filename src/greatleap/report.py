@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")  # no screen: figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from greatleap import history  # noqa: E402
-from greatleap.core.results import Results  # noqa: E402
+from greatleap import history
+from greatleap.core.results import Results
 
 HISTORY_SOURCE = "official NBS series (shared/data/national_series.csv; sources per value)"
 
@@ -104,10 +104,23 @@ def national_figure_png(results: Results, title: str) -> bytes:
     ax.set_title("Food and deaths by cause")
     twin = ax.twinx()
     width = 20
-    twin.bar(monthly.index, monthly["deaths_baseline"] / 1e3, width=width, color="tab:gray", alpha=0.5,
-             label="deaths, baseline (thousand/month)")
-    twin.bar(monthly.index, monthly["deaths_starvation"] / 1e3, width=width, bottom=monthly["deaths_baseline"] / 1e3,
-             color="tab:red", alpha=0.6, label="deaths, starvation")
+    twin.bar(
+        monthly.index,
+        monthly["deaths_baseline"] / 1e3,
+        width=width,
+        color="tab:gray",
+        alpha=0.5,
+        label="deaths, baseline (thousand/month)",
+    )
+    twin.bar(
+        monthly.index,
+        monthly["deaths_starvation"] / 1e3,
+        width=width,
+        bottom=monthly["deaths_baseline"] / 1e3,
+        color="tab:red",
+        alpha=0.6,
+        label="deaths, starvation",
+    )
     twin.set_ylabel("deaths (thousand per month)")
     handles = ax.get_legend_handles_labels()
     twin_handles = twin.get_legend_handles_labels()
@@ -143,14 +156,31 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def summary_table_rows(rows: list[SummaryRow]) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted cells of the summary (used by the CLI's rich table)."""
     headers = [
-        "year", "pop. (M)", "official", "births (M)", "deaths (M)", "starved (M)",
-        "CBR ‰", "official", "CDR ‰", "official", "kcal/day",
+        "year",
+        "pop. (M)",
+        "official",
+        "births (M)",
+        "deaths (M)",
+        "starved (M)",
+        "CBR ‰",
+        "official",
+        "CDR ‰",
+        "official",
+        "kcal/day",
     ]
     cells = [
         [
-            str(r.year), _fmt(r.population_m), _fmt(r.population_official_m), _fmt(r.births_m, 2),
-            _fmt(r.deaths_m, 2), _fmt(r.deaths_starvation_m, 2), _fmt(r.cbr), _fmt(r.cbr_official),
-            _fmt(r.cdr), _fmt(r.cdr_official), _fmt(r.kcal_per_capita, 0),
+            str(r.year),
+            _fmt(r.population_m),
+            _fmt(r.population_official_m),
+            _fmt(r.births_m, 2),
+            _fmt(r.deaths_m, 2),
+            _fmt(r.deaths_starvation_m, 2),
+            _fmt(r.cbr),
+            _fmt(r.cbr_official),
+            _fmt(r.cdr),
+            _fmt(r.cdr_official),
+            _fmt(r.kcal_per_capita, 0),
         ]
         for r in rows
     ]

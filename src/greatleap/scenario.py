@@ -13,7 +13,8 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
@@ -159,11 +160,25 @@ def _describe_allowed(model: type[BaseModel] | None, field: str) -> str:
     bounds = field_bounds(model, field)
     low = f"{bounds['ge']} <= " if "ge" in bounds else (f"{bounds['gt']} < " if "gt" in bounds else "")
     high = f" <= {bounds['le']}" if "le" in bounds else (f" < {bounds['lt']}" if "lt" in bounds else "")
-    annotation = model.model_fields[field].annotation
-    kind = getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
+    kind = _type_name(model.model_fields[field].annotation)
     if low or high:
         return f"{low}{kind}{high}"
     return kind
+
+
+def _type_name(annotation: Any) -> str:
+    """A readable name for a field's type: `float`, `'sample' or 'full' or int`, `table of int -> float`."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " or ".join(repr(option) for option in get_args(annotation))
+    if origin in (Union, UnionType):
+        return " or ".join(_type_name(arg) for arg in get_args(annotation))
+    if origin is dict:
+        key, value = get_args(annotation)
+        return f"table of {_type_name(key)} -> {_type_name(value)}"
+    if get_origin(annotation) is Annotated:
+        return _type_name(get_args(annotation)[0])
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -224,7 +239,10 @@ class Scenario:
         raw.pop("base", None)
         if "name" not in raw:
             raw["name"] = Path(name_or_path).stem
-        return cls.from_dict(apply_overrides(raw, overrides or []))
+        # Start from every default, so that an override of one entry of a table (one year of a series)
+        # keeps the other entries.
+        defaults = ScenarioSchema().model_dump(mode="json", exclude={"name", "description", "base"})
+        return cls.from_dict(apply_overrides(_merge(defaults, raw), overrides or []))
 
     def with_overrides(self, overrides: list[str]) -> Scenario:
         return Scenario.from_dict(apply_overrides(self.to_dict(), overrides))

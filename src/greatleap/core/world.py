@@ -15,7 +15,7 @@ state, so they can be processed in any order or on different workers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -201,9 +201,16 @@ def resolve_sample_size(scale: Scale, params: WorldParams) -> int | None:
     return int(scale)
 
 
-def _real_counts(province: Province, params: WorldParams) -> tuple[int, int]:
-    rural_households = province.rural_population / params.rural_household_size
-    urban_households = province.urban_population / params.urban_household_size
+def start_population(province: Province, params: WorldParams) -> tuple[float, float]:
+    """Rural and urban persons of `province` at the start: its share of the 1957 national population
+    applied to `population_at_start`, split by its urban share."""
+    total = province.population * params.population_at_start / sum(p.population for p in provinces())
+    return total * (1.0 - province.urban_share), total * province.urban_share
+
+
+def _real_counts(rural: float, urban: float, params: WorldParams) -> tuple[int, int]:
+    rural_households = rural / params.rural_household_size
+    urban_households = urban / params.urban_household_size
     n_rural = max(1, round(rural_households / params.households_per_commune))
     n_urban = max(1, round(urban_households / params.households_per_commune))
     return n_rural, n_urban
@@ -215,20 +222,19 @@ def _stratum_midpoints(k: int) -> np.ndarray:
 
 def build_province(province: Province, params: WorldParams, scale: Scale, seed: int) -> ProvinceShard:
     """Create the communes, brigades, teams, households and persons of one province."""
-    national_1957 = sum(p.population for p in provinces())
-    province = replace(province, population=province.population * params.population_at_start / national_1957)
-    n_rural_real, n_urban_real = _real_counts(province, params)
+    rural, urban = start_population(province, params)
+    n_rural_real, n_urban_real = _real_counts(rural, urban, params)
     k = resolve_sample_size(scale, params)
     if k is None:
         k_rural, k_urban = n_rural_real, n_urban_real
     else:
         k_rural = min(k, n_rural_real)
-        urban_to_rural = province.urban_population / max(province.rural_population, 1.0)
+        urban_to_rural = urban / max(rural, 1.0)
         k_urban = min(n_urban_real, max(1, round(k * urban_to_rural)))
 
     # Households per simulated commune: the province's households spread evenly over its real communes.
-    rural_hh = province.rural_population / params.rural_household_size / n_rural_real
-    urban_hh = province.urban_population / params.urban_household_size / n_urban_real
+    rural_hh = rural / params.rural_household_size / n_rural_real
+    urban_hh = urban / params.urban_household_size / n_urban_real
     is_urban = np.r_[np.zeros(k_rural, bool), np.ones(k_urban, bool)]
     households_per = np.where(is_urban, round(urban_hh), round(rural_hh)).astype(np.int64)
     households_per = np.maximum(households_per, 1)

@@ -186,18 +186,32 @@ class Demography(Module):
         ResultSpec("deaths", "flow", "persons", "deaths from every cause"),
         ResultSpec("deaths_baseline", "flow", "persons", "deaths at the life table's age-sex rates"),
         ResultSpec("deaths_starvation", "flow", "persons", "deaths from the starvation hazard"),
-        ResultSpec("cbr", "ratio", "per mille", "crude birth rate", numerator="births", denominator="population",
-                   scale=1000.0),
-        ResultSpec("cdr", "ratio", "per mille", "crude death rate", numerator="deaths", denominator="population",
-                   scale=1000.0),
-        *(ResultSpec(f"population_{g}", "stock", "persons", f"living persons aged {g.replace('_', '-')}")
-          for g in AGE_GROUPS),
-        *(ResultSpec(f"deaths_starvation_{g}", "flow", "persons", f"starvation deaths aged {g.replace('_', '-')}")
-          for g in AGE_GROUPS),
-        *(ResultSpec(f"starvation_death_rate_{g}", "ratio", "per mille",
-                     f"starvation deaths per 1000 persons aged {g.replace('_', '-')} a year",
-                     numerator=f"deaths_starvation_{g}", denominator=f"population_{g}", scale=1000.0)
-          for g in AGE_GROUPS),
+        ResultSpec(
+            "cbr", "ratio", "per mille", "crude birth rate", numerator="births", denominator="population", scale=1000.0
+        ),
+        ResultSpec(
+            "cdr", "ratio", "per mille", "crude death rate", numerator="deaths", denominator="population", scale=1000.0
+        ),
+        *(
+            ResultSpec(f"population_{g}", "stock", "persons", f"living persons aged {g.replace('_', '-')}")
+            for g in AGE_GROUPS
+        ),
+        *(
+            ResultSpec(f"deaths_starvation_{g}", "flow", "persons", f"starvation deaths aged {g.replace('_', '-')}")
+            for g in AGE_GROUPS
+        ),
+        *(
+            ResultSpec(
+                f"starvation_death_rate_{g}",
+                "ratio",
+                "per mille",
+                f"starvation deaths per 1000 persons aged {g.replace('_', '-')} a year",
+                numerator=f"deaths_starvation_{g}",
+                denominator=f"population_{g}",
+                scale=1000.0,
+            )
+            for g in AGE_GROUPS
+        ),
     )
     streams = ("deaths", "conceptions", "births", "initial_pregnancies")
 

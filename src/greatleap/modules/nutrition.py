@@ -204,8 +204,12 @@ class Nutrition(Module):
     params: NutritionParams
     states = (
         StateSpec(
-            "energy_reserve", "person", "float32", 1.0,
-            "body mass relative to the well-nourished reference (a newborn starts at its mother's)", inherit=True,
+            "energy_reserve",
+            "person",
+            "float32",
+            1.0,
+            "body mass relative to the well-nourished reference (a newborn starts at its mother's)",
+            inherit=True,
         ),
         StateSpec("food_access", "household", "float32", 1.0, "the household's food share per head, relative"),
     )
@@ -216,20 +220,36 @@ class Nutrition(Module):
         ResultSpec("persons_undernourished", "stock", "persons", "persons with reserve below 0.85", public=False),
         ResultSpec("kcal_need_total", "stock", "kcal/day", "food energy needed per day", public=False),
         ResultSpec(
-            "kcal_per_capita", "ratio", "kcal/person/day", "food energy eaten per head per day",
-            numerator="kcal_intake_total", denominator="persons_fed",
+            "kcal_per_capita",
+            "ratio",
+            "kcal/person/day",
+            "food energy eaten per head per day",
+            numerator="kcal_intake_total",
+            denominator="persons_fed",
         ),
         ResultSpec(
-            "kcal_need_per_capita", "ratio", "kcal/person/day", "energy need per head per day at current mass",
-            numerator="kcal_need_total", denominator="persons_fed",
+            "kcal_need_per_capita",
+            "ratio",
+            "kcal/person/day",
+            "energy need per head per day at current mass",
+            numerator="kcal_need_total",
+            denominator="persons_fed",
         ),
         ResultSpec(
-            "energy_reserve_mean", "ratio", "", "mean energy reserve (1 = well nourished)",
-            numerator="reserve_total", denominator="persons_fed",
+            "energy_reserve_mean",
+            "ratio",
+            "",
+            "mean energy reserve (1 = well nourished)",
+            numerator="reserve_total",
+            denominator="persons_fed",
         ),
         ResultSpec(
-            "undernourished_share", "ratio", "share", "share of persons whose reserve is below 0.85",
-            numerator="persons_undernourished", denominator="persons_fed",
+            "undernourished_share",
+            "ratio",
+            "share",
+            "share of persons whose reserve is below 0.85",
+            numerator="persons_undernourished",
+            denominator="persons_fed",
         ),
     )
     streams = ("food_access",)

@@ -1,0 +1,5 @@
+"""`python -m greatleap` is the `greatleap` command."""
+
+from greatleap.cli import main
+
+main()

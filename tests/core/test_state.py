@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from greatleap.core.state import StateSpec, Table
+
+
+def person_table(capacity: int = 4) -> Table:
+    table = Table("person", capacity)
+    table.declare(StateSpec("alive", "person", "bool", True, "alive"))
+    table.declare(StateSpec("value", "person", "float32", 1.5, "some value", inherit=True))
+    table.declare(StateSpec("tag", "person", "int16", -1, "not inherited"))
+    return table
+
+
+def test_add_returns_the_new_rows_with_defaults_and_grows_capacity():
+    table = person_table(capacity=2)
+    first = table.add(2)
+    table.value[first] = [3.0, 4.0]
+    second = table.add(5)  # beyond capacity: grows, keeps the old rows
+    assert (second.start, second.stop) == (2, 7)
+    assert table.count == 7 and table.capacity >= 7
+    np.testing.assert_array_equal(table.value, np.array([3, 4, 1.5, 1.5, 1.5, 1.5, 1.5], np.float32))
+    assert table.alive.all()
+
+
+def test_declaring_twice_or_at_the_wrong_level_is_refused():
+    table = person_table()
+    with pytest.raises(ValueError, match="declared twice"):
+        table.declare(StateSpec("value", "person", "float32", 0.0, "again"))
+    with pytest.raises(ValueError, match="household-level"):
+        table.declare(StateSpec("x", "household", "float32", 0.0, "wrong level"))
+
+
+def test_add_offspring_copies_only_inherited_columns():
+    table = person_table()
+    rows = table.add(3)
+    table.value[rows] = [10.0, 20.0, 30.0]
+    table.tag[rows] = [7, 8, 9]
+    new = table.add_offspring(np.array([2, 0]))
+    np.testing.assert_array_equal(table.value[new], [30.0, 10.0])
+    np.testing.assert_array_equal(table.tag[new], [-1, -1])
+
+
+def test_compact_drops_dead_rows_in_order_and_bumps_the_version():
+    table = person_table()
+    rows = table.add(4)
+    table.value[rows] = [1, 2, 3, 4]
+    table.alive[[1, 2]] = False
+    version = table.version
+    table.compact(table.alive)  # a view of a column being compacted: must still work
+    np.testing.assert_array_equal(table.value, [1, 4])
+    assert table.alive.all() and table.version > version
+
+
+def test_assigning_to_the_table_instead_of_a_column_is_an_error():
+    table = person_table()
+    with pytest.raises(AttributeError):
+        table.value = np.zeros(3)
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 2**16 - 1)), min_size=1, max_size=15))
+def test_add_and_compact_keep_the_survivors_values(operations):
+    """Random sequences of appends and compactions: the table equals a plain list doing the same."""
+    table = person_table(capacity=1)
+    model: list[float] = []
+    counter = 0.0
+    for n_new, death_bits in operations:
+        rows = table.add(n_new)
+        table.value[rows] = np.arange(counter, counter + n_new, dtype=np.float32)
+        model += [counter + i for i in range(n_new)]
+        counter += n_new
+        keep = np.array([(death_bits >> (i % 16)) & 1 == 0 for i in range(table.count)], dtype=bool)
+        table.alive[:] = keep
+        table.compact(table.alive)
+        model = [v for v, k in zip(model, keep, strict=True) if k]
+        np.testing.assert_array_equal(table.value, np.array(model, dtype=np.float32))

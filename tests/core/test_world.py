@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from greatleap.core.data import provinces
+from greatleap.core.world import WorldParams, build_province, build_world
+
+PARAMS = WorldParams()
+
+
+def province(code: str):
+    return next(p for p in provinces() if p.code == code)
+
+
+def start_population(code: str) -> float:
+    return province(code).population * PARAMS.population_at_start / sum(p.population for p in provinces())
+
+
+def test_every_province_of_1957_58_is_built_once():
+    codes = [p.code for p in provinces()]
+    assert len(codes) == 29 and len(set(codes)) == 29
+    assert {"SC", "HA", "AH", "GS", "SH", "NX", "XZ"} <= set(codes)
+
+
+@pytest.fixture(scope="module")
+def ningxia_full():
+    return build_province(province("NX"), PARAMS, "full", seed=1)
+
+
+def test_full_scale_simulates_every_commune_at_weight_one(ningxia_full):
+    shard = ningxia_full
+    assert shard.communes.count == shard.real_rural_communes + shard.real_urban_districts
+    np.testing.assert_array_equal(shard.communes.weight, 1.0)
+    # Every person of the province, within the rounding of household counts and sizes.
+    assert shard.persons.count == pytest.approx(start_population("NX"), rel=0.01)
+
+
+def test_communes_brigades_and_teams_have_their_real_sizes(ningxia_full):
+    shard = ningxia_full
+    per_commune = np.bincount(shard.households.commune)
+    rural = ~shard.communes.is_urban
+    assert per_commune[rural].mean() == pytest.approx(
+        start_population("NX")
+        * (1 - province("NX").urban_share)
+        / PARAMS.rural_household_size
+        / shard.real_rural_communes,
+        rel=0.01,
+    )
+    brigade_of_household = shard.teams.brigade[shard.households.team]
+    per_brigade = np.bincount(brigade_of_household)
+    per_team = np.bincount(shard.households.team)
+    assert 150 <= per_brigade.mean() <= 250
+    assert 20 <= per_team.min() and per_team.max() <= 45
+    # The hierarchy is consistent: a household's team's brigade belongs to the household's commune.
+    np.testing.assert_array_equal(shard.brigades.commune[brigade_of_household], shard.households.commune)
+
+
+def test_every_household_is_headed_by_an_adult(ningxia_full):
+    persons = ningxia_full.persons
+    adult = -persons.birth_month.astype(int) >= 18 * 12
+    has_adult = np.bincount(persons.household, weights=adult, minlength=ningxia_full.households.count)
+    assert (has_adult >= 1).all()
+    sizes = np.bincount(persons.household)
+    assert sizes.mean() == pytest.approx(4.55, abs=0.15)  # mix of rural 4.6 and urban 4.0
+
+
+def test_initial_age_structure_follows_the_1953_census(ningxia_full):
+    persons = ningxia_full.persons
+    age = -persons.birth_month.astype(int) // 12
+    assert np.mean(age < 15) == pytest.approx(0.3628, abs=0.01)  # 1953 census: 36.28% aged 0-14
+    assert np.mean(age >= 65) == pytest.approx(0.0441, abs=0.005)  # 4.41% aged 65+
+    assert np.mean(persons.sex == 0) == pytest.approx(30799 / (30799 + 28636), abs=0.01)
+
+
+def test_sample_weights_stand_for_the_real_communes_and_population():
+    world = build_world(PARAMS, "sample", seed=1)
+    total = 0.0
+    for shard in world:
+        rural = ~shard.communes.is_urban
+        assert shard.communes.weight[rural].sum() == pytest.approx(shard.real_rural_communes)
+        assert shard.communes.weight[~rural].sum() == pytest.approx(shard.real_urban_districts)
+        assert rural.sum() == min(PARAMS.sample_communes_per_province, shard.real_rural_communes)
+        counts = np.bincount(shard.person_commune(), minlength=shard.communes.count)
+        total += counts @ shard.communes.weight
+    # Weighted persons estimate the national population at the start within sampling noise.
+    assert total == pytest.approx(PARAMS.population_at_start, rel=0.01)
+    assert sum(s.real_rural_communes for s in world) == pytest.approx(26_000, rel=0.1)  # ~26,000 communes in 1958
+
+
+def test_sampled_communes_sit_at_stratum_midpoints():
+    shard = build_province(province("SC"), PARAMS, 4, seed=1)
+    rural = ~shard.communes.is_urban
+    np.testing.assert_allclose(shard.communes.quality[rural], [0.125, 0.375, 0.625, 0.875])
+
+
+def test_person_state_stays_within_twenty_bytes(ningxia_full):
+    # World states only here; the engine's modules add theirs (checked in tests/core/test_engine.py).
+    assert ningxia_full.persons.nbytes_per_row <= 20

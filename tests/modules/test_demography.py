@@ -1,0 +1,84 @@
+import math
+
+import numpy as np
+import pytest
+
+from greatleap.modules.demography import NOT_PREGNANT, Demography, baseline_hazard, fertility_rates
+from tests.conftest import run, small_scenario
+from tests.modules.helpers import module, tiny_engine
+
+
+def test_life_table_and_fertility_schedule_are_loaded_whole():
+    hazard = baseline_hazard()
+    assert hazard.shape == (111, 2) and (hazard > 0).all()
+    assert hazard[0, 0] * 12 == pytest.approx(0.14296)  # West model, male infants: mx = 0.14296
+    assert hazard[30, 1] < hazard[0, 1] and hazard[80, 1] > hazard[30, 1]
+    assert 5 * fertility_rates()[15:50:5].sum() == pytest.approx(6.41, abs=0.01)  # TFR 1957 = 6.41
+
+
+def test_starvation_hazard_is_zero_above_onset_steep_below_and_half_at_lethal():
+    demography = Demography()
+    p = demography.params
+    hazard = demography.starvation_hazard(np.array([1.0, p.starvation_onset, 0.74, 0.70, p.lethal_reserve]))
+    assert hazard[0] == hazard[1] == 0.0
+    assert 0 < hazard[2] < hazard[3] < hazard[4]
+    assert hazard[4] == pytest.approx(math.log(2.0))  # monthly death probability 1/2 at the lethal reserve
+    assert hazard[3] > 10 * hazard[2]  # steep: five points of reserve multiply the hazard tenfold
+
+
+def test_births_come_from_living_mothers_into_their_household_with_their_reserve():
+    engine = tiny_engine("demography.mortality_scale=0.1")
+    shard = engine.shards[0]
+    persons = shard.persons
+    women = np.flatnonzero(persons.pregnancy_due_month == 0)
+    assert women.size > 30  # ~ ASFR x 9/12 of women are pregnant at the start, a ninth of them due now
+    persons.energy_reserve[women] = 0.9
+    count = persons.count
+    engine.step()
+    newborns = np.arange(count, persons.count)
+    survivors = women[persons.alive[women]]
+    assert newborns.size == survivors.size
+    np.testing.assert_array_equal(persons.household[newborns], persons.household[survivors])
+    assert (persons.birth_month[newborns] == 0).all()
+    assert (persons.pregnancy_due_month[survivors] == NOT_PREGNANT).all()
+    # A newborn starts at its mother's reserve after the month's meals: born of hungry mothers, small.
+    np.testing.assert_array_equal(persons.energy_reserve[newborns], persons.energy_reserve[survivors])
+    assert persons.energy_reserve[newborns].mean() < 0.99
+
+
+def test_hunger_suppresses_conception():
+    fed = tiny_engine()
+    starved = tiny_engine("nutrition.ration_scale=0.5")
+    floor = module(starved, "demography").params.fertility_hunger_floor
+    starved.shards[0].persons.energy_reserve[:] = floor - 0.02  # and no food to climb back above the floor
+    fed.step()
+    starved.step()
+    conceived = [int((e.shards[0].persons.pregnancy_due_month == 9).sum()) for e in (fed, starved)]
+    assert conceived[0] > 50 and conceived[1] == 0
+
+
+def test_the_1957_baseline_reproduces_the_official_birth_and_death_rates(baseline_1957):
+    cdr = baseline_1957.value("cdr", 1957)
+    cbr = baseline_1957.value("cbr", 1957)
+    assert 10.0 <= cdr <= 12.0  # official 10.8 per mille (national_series.csv)
+    assert 32.0 <= cbr <= 36.0  # official 34.03 per mille
+    assert baseline_1957.value("deaths_starvation", 1957) < 0.05 * baseline_1957.value("deaths", 1957)
+    assert baseline_1957.value("population", 1957) / 1e6 == pytest.approx(646.53, rel=0.01)  # official year-end
+
+
+@pytest.fixture(scope="module")
+def ration_cut():
+    return run(small_scenario("nutrition.ration_scale=0.8", 'run.end="1958-12"'))
+
+
+def test_a_ration_cut_produces_a_famine_that_kills_the_young_and_old_first(ration_cut, small_results):
+    starved = ration_cut.value("deaths_starvation", 1958)
+    assert starved > 10 * small_results.value("deaths_starvation", 1957) and starved > 1e6
+    rates = {g: ration_cut.value(f"starvation_death_rate_{g}", 1958) for g in ("0_4", "5_14", "15_59", "60_plus")}
+    assert rates["0_4"] > 1.1 * rates["15_59"] and rates["5_14"] > 1.1 * rates["15_59"]
+    assert rates["60_plus"] > 1.5 * rates["15_59"]
+    assert ration_cut.value("cdr", 1958) > 1.5 * small_results.value("cdr", 1957)
+
+
+def test_a_famine_depresses_births(ration_cut, small_results):
+    assert ration_cut.value("cbr", 1958) < small_results.value("cbr", 1957) - 2.0
