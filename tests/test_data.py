@@ -74,3 +74,12 @@ def test_no_global_random_state_anywhere_in_the_package():
         for match in re.finditer(r"np\.random\.(\w+)", text):
             assert match.group(1) in allowed, f"{path.name} uses np.random.{match.group(1)}"
         assert not re.search(r"^\s*(import random|from random import)", text, re.M), path.name
+
+
+def test_the_parameter_tables_in_the_model_docs_are_current():
+    """docs/model.md stays true: regenerate with `python -m greatleap.paramdoc docs/model.md`."""
+    from greatleap.paramdoc import rewrite
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "model.md"
+    text = doc.read_text(encoding="utf-8")
+    assert rewrite(text) == text, "stale parameter tables: run python -m greatleap.paramdoc docs/model.md"

@@ -99,7 +99,9 @@ def national_figure_png(results: Results, title: str) -> bytes:
     ax = axes[1, 1]
     monthly = results.monthly_national()
     ax.plot(monthly.index, monthly["kcal_per_capita"], color="tab:green", label="kcal eaten / person / day")
-    ax.plot(monthly.index, monthly["kcal_need_per_capita"], color="tab:olive", ls=":", label="kcal needed")
+    ax.plot(
+        monthly.index, monthly["kcal_need_per_capita"], color="tab:olive", ls=":", label="kcal needed (at current mass)"
+    )
     ax.set_ylabel("kcal per person per day")
     ax.set_title("Food and deaths by cause")
     twin = ax.twinx()
@@ -126,7 +128,7 @@ def national_figure_png(results: Results, title: str) -> bytes:
     twin_handles = twin.get_legend_handles_labels()
     ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
 
-    fig.text(0.01, 0.005, f"History: {HISTORY_SOURCE}", fontsize=7, color="gray")
+    fig.supxlabel(f"History: {HISTORY_SOURCE}", fontsize=7, color="gray", x=0.01, ha="left")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)

@@ -127,6 +127,8 @@ def age_sex_1953() -> AgeSexStructure:
     for row in rows:
         lo = int(row["age_lo"])
         hi = int(row["age_hi"]) if row["age_hi"].strip() else lo + 9
+        if hi - lo > 20:  # the open-ended last group (85-120 in the file)
+            hi = lo + 9
         groups.append((lo, hi, float(row["males"]), float(row["females"])))
     max_age = max(hi for _, hi, _, _ in groups)
     shares = np.zeros((max_age + 1, 2))

@@ -2,7 +2,7 @@
 
 A run is a list of `Phase`s (the phase plan, defined in one place: `greatleap.plan`) applied every month
 to every province shard, followed by the engine's own phases: checks (under `check=True`) and
-compaction (dead persons dropped every January). Phases run phase-major (every province through a
+compaction (dead persons dropped after each December step). Phases run phase-major (every province through a
 phase before the next phase), provinces in code order; since a province's draws come from its own
 streams and its results are recorded separately, the order of provinces never changes a result.
 """

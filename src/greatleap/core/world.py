@@ -295,7 +295,8 @@ def build_province(province: Province, params: WorldParams, scale: Scale, seed: 
 
 
 def _populate(households: Table, communes: Table, params: WorldParams, rng: np.random.Generator) -> Table:
-    """Persons: household sizes, then ages and sexes from the 1953 census, one adult heading each household."""
+    """Persons: household sizes, then ages and sexes from the 1953 census structure (its broad groups,
+    split into 5-year groups by a model: see data/SOURCES_demography.md), one adult heading each household."""
     n_households = households.count
     urban = communes.is_urban[households.commune]
     mean_size = np.where(urban, params.urban_household_size, params.rural_household_size)
@@ -324,7 +325,7 @@ def _populate(households: Table, communes: Table, params: WorldParams, rng: np.r
     order[first_slot] = heads
     order[~slot_is_first] = others
 
-    persons = Table("person", int(n_persons * 1.3) + 64)  # room for six years of births
+    persons = Table("person", int(n_persons * 1.06) + 64)  # a year of births; dead rows are dropped yearly
     _declare_world_states(persons)
     persons.add(n_persons)
     persons.household[:] = np.repeat(np.arange(n_households, dtype=np.int32), sizes)

@@ -35,7 +35,7 @@ NOT_PREGNANT = np.iinfo(np.int16).min
 
 class DemographyParams(ParamSection):
     mortality_scale: float = param(
-        0.67,
+        0.65,
         ge=0.1,
         le=3.0,
         description="multiplier on the life table's death rates",

@@ -12,8 +12,8 @@ consumption of the official series (rural and urban, kg of trade grain a year) t
 plus non-grain food, scaled by `ration_scale`. It is shared among households in proportion to their
 members' needs when well fed (rations were graded by age and work) times the household's `food_access`
 (lognormal across households, `ration_dispersion`: some households eat better than others), and within
-a household by the `sharing` rule: `equal_loss` (default: every member gains or loses the same share of
-body mass) or `by_need` (every member gets the same share of their need, so children, whose need per kg
+a household by the `sharing` rule: `equal_loss` (default: every member's reserve moves by the same
+amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of their need, so children, whose need per kg
 is highest, lose mass fastest).
 """
 
@@ -101,32 +101,34 @@ class NutritionParams(ParamSection):
         ge=1.2,
         le=2.2,
         description="physical activity level (need / basal) of children under 15",
-        source="nutrition.csv pal_child",
-        status="derived",
+        source="assumption: children's energy needs scaled to the adult light-activity range (nutrition.csv "
+        "pal_sedentary_light_min/max 1.40-1.69, verified)",
+        status="assumption",
     )
     pal_rural_adult: float = param(
         1.75,
         ge=1.3,
         le=2.6,
         description="physical activity level of rural adults 15-59 (farm work)",
-        source="nutrition.csv pal_moderate",
-        status="verified",
+        source="assumption within the FAO moderate range 1.70-1.99 (nutrition.csv pal_moderate_min/max, "
+        "verified); below its mid-point 1.85 because the year mixes busy seasons and winter slack",
+        status="assumption",
     )
     pal_urban_adult: float = param(
         1.6,
         ge=1.3,
         le=2.6,
         description="physical activity level of urban adults 15-59",
-        source="nutrition.csv pal_light",
-        status="verified",
+        source="assumption within the FAO light range 1.40-1.69 (nutrition.csv pal_sedentary_light_min/max, verified)",
+        status="assumption",
     )
     pal_elderly: float = param(
         1.5,
         ge=1.2,
         le=2.2,
         description="physical activity level of persons aged 60 and over",
-        source="nutrition.csv pal_light (lower bound)",
-        status="derived",
+        source="assumption within the FAO light range 1.40-1.69 (nutrition.csv pal_sedentary_light_min/max, verified)",
+        status="assumption",
     )
     hunger_pal: float = param(
         1.4,
@@ -151,8 +153,9 @@ class NutritionParams(ParamSection):
         le=9500.0,
         unit="kcal/kg",
         description="energy released per kg of body mass lost (and needed per kg regained)",
-        source="nutrition.csv kcal_per_kg_weight_loss",
-        status="verified",
+        source="nutrition.csv energy_per_kg_weight_lost_rule_kcal: 7,696 kcal/kg (Hall 2008, derived), which Hall "
+        "notes overstates the figure for lean people; 7,000 assumed for the lean bodies of 1950s China",
+        status="assumption",
     )
     reserve_max: float = param(
         1.0,
@@ -261,7 +264,8 @@ class Nutrition(Module):
         shard.households.food_access[:] = np.exp(sd * z - sd * sd / 2.0)
 
     def ration_kcal_per_day(self, year: int, urban: bool) -> float:
-        """Per-capita food energy of the rural or urban population in `year` (last known year beyond)."""
+        """Per-capita food energy of the rural or urban population in `year` (the nearest listed year, the later
+        one on a tie)."""
         table = self.params.urban_grain_kg_per_year if urban else self.params.rural_grain_kg_per_year
         known = min(table, key=lambda y: (abs(y - year), -y))
         grain = table[known] * self.params.kcal_per_kg_grain / 365.0
