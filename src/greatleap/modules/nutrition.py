@@ -13,8 +13,8 @@ plus non-grain food, scaled by `ration_scale`. It is shared among households in 
 members' needs when well fed (rations were graded by age and work) times the household's `food_access`
 (lognormal across households, `ration_dispersion`: some households eat better than others), and within
 a household by the `sharing` rule: `equal_loss` (default: every member's reserve moves by the same
-amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of their need, so children, whose need per kg
-is highest, lose mass fastest).
+amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of
+their need, so children, whose need per kg is highest, lose mass fastest).
 """
 
 from __future__ import annotations
