@@ -22,12 +22,16 @@ PHASE_PLAN: tuple[tuple[str, type[Module]], ...] = (
 def module_classes() -> tuple[type[Module], ...]:
     """Every module class of the plan, once, in plan order."""
     seen: dict[str, type[Module]] = {}
-    for _, cls in PHASE_PLAN:
-        seen.setdefault(cls.name, cls)
+    for entry in PHASE_PLAN:
+        seen.setdefault(entry[1].name, entry[1])
     return tuple(seen.values())
 
 
 def build_phases(sections: dict[str, object]) -> list[Phase]:
     """Instantiate each module once with its parameter section and lay out the phases."""
     modules = {cls.name: cls(sections[cls.name]) for cls in module_classes()}  # type: ignore[arg-type]
-    return [Phase(name, modules[cls.name]) for name, cls in PHASE_PLAN]
+    return [Phase(name, modules[cls.name], scope) for name, cls, scope in _entries()]
+
+
+def _entries() -> list[tuple[str, type[Module], str]]:
+    return [(entry[0], entry[1], entry[2] if len(entry) > 2 else "province") for entry in PHASE_PLAN]

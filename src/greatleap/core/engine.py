@@ -12,18 +12,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from greatleap.core.calendar import Calendar
 from greatleap.core.module import Module, Recorder, ResultSpec, StepContext
-from greatleap.core.world import ProvinceShard
+from greatleap.core.world import Nation, ProvinceShard, build_nation
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One step of the monthly loop: a named phase served by a module."""
+    """One step of the monthly loop: a named phase served by a module, either in every province
+    (`scope = "province"`: `module.step(shard, ctx)`) or once for the state (`"nation"`:
+    `module.step_nation(nation, ctx)`)."""
 
     name: str
     module: Module
+    scope: Literal["province", "nation"] = "province"
 
 
 ENGINE_PHASES = ("checks", "compaction")
@@ -38,10 +42,12 @@ class Engine:
         calendar: Calendar,
         shards: Sequence[ProvinceShard],
         check: bool = False,
+        seed: int = 0,
     ) -> None:
         self.phases = list(phases)
         self.calendar = calendar
         self.shards = sorted(shards, key=lambda s: s.code)
+        self.nation: Nation = build_nation(self.shards, seed)
         self.check = check
         self.recorder = Recorder(calendar.n_months, self.result_specs(self.phases))
         self.timings: dict[str, float] = {p.name: 0.0 for p in self.phases}
@@ -69,14 +75,25 @@ class Engine:
         return list(seen.values())
 
     def _declare_states(self) -> None:
+        nation_tables = self.nation.tables()
+        for module in self.modules():
+            for spec in module.states:
+                if spec.level in nation_tables:
+                    nation_tables[spec.level].declare(spec)
         for shard in self.shards:
             tables = shard.tables()
             for module in self.modules():
                 for spec in module.states:
-                    tables[spec.level].declare(spec)
+                    if spec.level not in nation_tables:
+                        tables[spec.level].declare(spec)
 
     def _init_modules(self) -> None:
         self.ctx.t = 0
+        self.ctx.nation = self.nation
+        self.ctx.shard = None
+        for module in self.modules():
+            self.ctx.module = module
+            module.init_nation(self.nation, self.ctx)
         for shard in self.shards:
             self.recorder.add_province(shard.code)
             self.ctx.shard = shard
@@ -97,9 +114,13 @@ class Engine:
         for phase in self.phases:
             started = time.perf_counter()
             ctx.module = phase.module
-            for shard in self.shards:
-                ctx.shard = shard
-                phase.module.step(shard, ctx)
+            if phase.scope == "nation":
+                ctx.shard = None
+                phase.module.step_nation(self.nation, ctx)
+            else:
+                for shard in self.shards:
+                    ctx.shard = shard
+                    phase.module.step(shard, ctx)
             self.timings[phase.name] += time.perf_counter() - started
         started = time.perf_counter()
         if self.check:

@@ -25,9 +25,11 @@ from greatleap.core.state import StateSpec
 
 if TYPE_CHECKING:
     from greatleap.core.calendar import Calendar
-    from greatleap.core.world import ProvinceShard
+    from greatleap.core.world import Nation, ProvinceShard
 
+NATION_CODE = "CN"
 ResultKind = Literal["stock", "flow", "ratio"]
+ResultScope = Literal["province", "nation"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ResultSpec:
       computed from the other results, never recorded directly.
 
     Series with `public=False` are intermediate (e.g. the numerator of a mean) and are not written.
+    A `nation`-scope series (the state's grain stock, exports) is recorded once for the nation, with no
+    province rows; a `province`-scope series is recorded per commune and summed up.
     """
 
     name: str
@@ -51,6 +55,7 @@ class ResultSpec:
     denominator: str | None = None
     scale: float = 1.0
     public: bool = True
+    scope: ResultScope = "province"
 
 
 class Module:
@@ -68,8 +73,15 @@ class Module:
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """Set the initial values of the module's states in one province shard."""
 
+    def init_nation(self, nation: Nation, ctx: StepContext) -> None:
+        """Set the initial values of the module's province- and nation-level states."""
+
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        """Advance one month in one province shard."""
+        """Advance one month in one province shard (a phase of scope `province`)."""
+
+    def step_nation(self, nation: Nation, ctx: StepContext) -> None:
+        """Advance one month at the level of the state (a phase of scope `nation`): reads and writes only
+        the nation's tables, which province phases fill with per-province aggregates."""
 
     def check(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """Verify the module's accounting identities after a step (run under `--check` and in tests)."""
@@ -84,6 +96,7 @@ class StepContext:
         self.t = 0
         self.module: Module | None = None
         self.shard: ProvinceShard | None = None
+        self.nation: Nation | None = None
 
     @property
     def year(self) -> int:
@@ -98,16 +111,30 @@ class StepContext:
         return self.calendar.days(self.t)
 
     def rng(self, stream: str) -> np.random.Generator:
-        """The generator of `stream` for the current module and province; the stream must be declared."""
-        assert self.module is not None and self.shard is not None
+        """The generator of `stream` for the current module and province (or the nation, in a nation
+        phase); the stream must be declared."""
+        assert self.module is not None
         if stream not in self.module.streams:
             raise KeyError(f"module {self.module.name!r} draws from undeclared stream {stream!r}")
-        return self.shard.streams.get(self.module.name, stream)
+        owner = self.shard if self.shard is not None else self.nation
+        assert owner is not None
+        return owner.streams.get(self.module.name, stream)
+
+    @property
+    def province_index(self) -> int:
+        """Row of the current province in the nation's province table."""
+        assert self.shard is not None
+        return self.shard.index
 
     def record(self, name: str, per_commune: np.ndarray) -> None:
         """Record this month's value of result `name`, one entry per simulated commune of the shard."""
         assert self.module is not None and self.shard is not None
         self.recorder.record(self.module.name, self.shard, self.t, name, per_commune)
+
+    def record_nation(self, name: str, value: float) -> None:
+        """Record this month's value of the nation-scope result `name`."""
+        assert self.module is not None
+        self.recorder.record_nation(self.module.name, self.t, name, value)
 
 
 class Recorder:
@@ -122,20 +149,35 @@ class Recorder:
         self.specs = specs  # result name -> (module name, spec)
         self.recorded = [n for n, (_, s) in specs.items() if s.kind != "ratio"]
         self._column = {name: i for i, name in enumerate(self.recorded)}
-        self.values: dict[str, np.ndarray] = {}  # province code -> [n_months, n_recorded]
+        self.values: dict[str, np.ndarray] = {}  # province code (and NATION_CODE) -> [n_months, n_recorded]
         self.filled: dict[str, np.ndarray] = {}
+        self.add_province(NATION_CODE)  # the nation-scope series
+
+    @property
+    def provinces(self) -> list[str]:
+        return sorted(code for code in self.values if code != NATION_CODE)
 
     def add_province(self, code: str) -> None:
         self.values[code] = np.zeros((self.n_months, len(self.recorded)), dtype=np.float64)
         self.filled[code] = np.zeros((self.n_months, len(self.recorded)), dtype=bool)
 
-    def record(self, module: str, shard: ProvinceShard, t: int, name: str, per_commune: np.ndarray) -> None:
+    def _column_of(self, module: str, name: str, scope: str) -> int:
         owner = self.specs.get(name)
         if owner is None or owner[0] != module:
             raise KeyError(f"module {module!r} records undeclared result {name!r}")
         if owner[1].kind == "ratio":
             raise KeyError(f"result {name!r} is a ratio: it is computed, not recorded")
-        column = self._column[name]
+        if owner[1].scope != scope:
+            raise KeyError(f"result {name!r} has scope {owner[1].scope!r}, recorded as {scope!r}")
+        return self._column[name]
+
+    def record_nation(self, module: str, t: int, name: str, value: float) -> None:
+        column = self._column_of(module, name, "nation")
+        self.values[NATION_CODE][t, column] = float(value)
+        self.filled[NATION_CODE][t, column] = True
+
+    def record(self, module: str, shard: ProvinceShard, t: int, name: str, per_commune: np.ndarray) -> None:
+        column = self._column_of(module, name, "province")
         values = np.asarray(per_commune, dtype=np.float64)
         self.values[shard.code][t, column] = float(values @ shard.commune_weight)
         self.filled[shard.code][t, column] = True

@@ -14,9 +14,17 @@ import numpy as np
 import pyarrow as pa
 
 from greatleap.core.calendar import Calendar
-from greatleap.core.module import Recorder, ResultSpec
+from greatleap.core.module import NATION_CODE, Recorder, ResultSpec
 
-NATION = "CN"
+NATION = NATION_CODE
+
+
+def _scope(spec: ResultSpec, specs: dict[str, ResultSpec]) -> str:
+    """A ratio is national-only when either of its terms is."""
+    if spec.kind == "ratio":
+        scopes = {specs[spec.numerator].scope, specs[spec.denominator].scope}
+        return "nation" if "nation" in scopes else "province"
+    return spec.scope
 
 
 def _ratio_monthly(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, ResultSpec]) -> np.ndarray:
@@ -58,12 +66,12 @@ class Results:
     def from_recorder(cls, recorder: Recorder, calendar: Calendar) -> Results:
         specs = {name: spec for name, (_, spec) in recorder.specs.items()}
         public = [name for name, spec in specs.items() if spec.public]
-        provinces = sorted(recorder.values)
+        provinces = recorder.provinces
         series: dict[str, dict[str, np.ndarray]] = {}
-        for code in provinces:
+        for code in [*provinces, NATION]:
             matrix = recorder.values[code]
             series[code] = {name: matrix[:, i] for i, name in enumerate(recorder.recorded)}
-        national = {name: np.zeros(calendar.n_months) for name in recorder.recorded}
+        national = dict(series[NATION])  # nation-scope series; province-scope ones are zero here
         for code in provinces:
             for name in recorder.recorded:
                 national[name] = national[name] + series[code][name]
@@ -78,6 +86,8 @@ class Results:
                 if specs[name].kind == "ratio":
                     values[name] = _ratio_monthly(specs[name], values, specs)
             for name in public:
+                if code != NATION and _scope(specs[name], specs) == "nation":
+                    continue
                 m_date.append(dates)
                 m_prov.append(np.full(dates.size, code, dtype=object))
                 m_var.append(np.full(dates.size, name, dtype=object))

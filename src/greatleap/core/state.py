@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-Level = Literal["person", "household", "team", "brigade", "commune"]
-LEVELS: tuple[Level, ...] = ("person", "household", "team", "brigade", "commune")
+Level = Literal["person", "household", "team", "brigade", "commune", "province", "nation"]
+LEVELS: tuple[Level, ...] = ("person", "household", "team", "brigade", "commune", "province", "nation")
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ class ProvinceShard:
     streams: Streams
     real_rural_communes: int
     real_urban_districts: int
+    index: int = -1  # row of this province in the nation's province table (set by `build_nation`)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -337,3 +338,34 @@ def _populate(households: Table, communes: Table, params: WorldParams, rng: np.r
 def build_world(params: WorldParams, scale: Scale, seed: int) -> list[ProvinceShard]:
     """Every province's shard, sorted by province code."""
     return [build_province(p, params, scale, seed) for p in provinces()]
+
+
+@dataclass
+class Nation:
+    """The state's level: one row per province (aggregates the provinces report, allocations the state
+    makes) and one row for the nation (the state grain pool, national policy). Nation phases read and
+    write only these tables, so a province shard can live on another worker."""
+
+    codes: tuple[str, ...]
+    provinces: Table
+    state: Table
+    streams: Streams
+
+    def tables(self) -> dict[str, Table]:
+        return {"province": self.provinces, "nation": self.state}
+
+    def row(self, code: str) -> int:
+        return self.codes.index(code)
+
+
+def build_nation(shards: list[ProvinceShard], seed: int) -> Nation:
+    """The nation over `shards`; every province of the data is a row, so a run of one province still
+    sees the same national tables (provinces not simulated stay at their initial values)."""
+    codes = tuple(sorted({p.code for p in provinces()} | {s.code for s in shards}))
+    table = Table("province", len(codes))
+    table.add(len(codes))
+    state = Table("nation", 1)
+    state.add(1)
+    for shard in shards:
+        shard.index = codes.index(shard.code)
+    return Nation(codes=codes, provinces=table, state=state, streams=Streams(seed, "CN"))
