@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from greatleap.cli import app
+from greatleap.output import DATA_FILES
 
 runner = CliRunner()
 SMALL = ["--scale", "1", "--set", 'run.end="1957-06"']
@@ -34,10 +35,10 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     assert required | {"kcal_per_capita"} <= national
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["scale"] == 1 and manifest["scenario"] == "historical"
-    assert manifest["parameters"]["nutrition"]["ration_scale"] == 1.0
+    assert manifest["parameters"]["nutrition"]["intake_scale"] == 1.0
     assert manifest["wall_seconds"] > 0 and manifest["peak_memory_bytes"] > 0
     assert 0 < manifest["state_bytes_per_person"] <= 20
-    assert len(manifest["input_data_sha256"]) == 6
+    assert set(manifest["input_data_sha256"]) == set(DATA_FILES)
     assert (out / "national.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "national summary beside the official record" in result.output
     assert "phase plan" in result.output and "demography" in result.output
@@ -46,7 +47,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "nutrition.ration_scale=7"], "error: nutrition.ration_scale: 7 is out of range"),
+        (["--set", "nutrition.intake_scale=7"], "error: nutrition.intake_scale: 7 is out of range"),
         (["--set", "nutrition.no_such_key=1"], "error: nutrition.no_such_key: unknown key (allowed:"),
         (["--set", "demography.mortality_scale=abc"], "error: demography.mortality_scale: 'abc' is invalid"),
         (["--scale", "huge"], "error: --scale: 'huge' is not allowed (allowed: sample, full,"),
@@ -81,7 +82,7 @@ def test_console_script_error_has_no_traceback(tmp_path):
 
 def test_validate_accepts_good_files_and_refuses_bad_ones(tmp_path):
     good = tmp_path / "good.toml"
-    good.write_text('base = "historical"\nname = "good"\n[nutrition]\nration_scale = 0.9\n')
+    good.write_text('base = "historical"\nname = "good"\n[nutrition]\nintake_scale = 0.9\n')
     result = runner.invoke(app, ["validate", str(good)])
     assert result.exit_code == 0 and "ok:" in result.output
     bad = tmp_path / "bad.toml"

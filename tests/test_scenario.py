@@ -18,30 +18,32 @@ def test_builtin_scenarios_load_and_describe_themselves():
 def test_base_inheritance_overrides_only_what_it_names():
     cut = Scenario.load("ration_cut")
     historical = Scenario.load("historical")
-    assert cut.section("nutrition").ration_scale == 0.7
+    assert cut.section("nutrition").intake_scale == 0.7
     assert cut.section("demography") == historical.section("demography")
     assert cut.run == historical.run
 
 
 def test_overrides_are_typed_by_toml_and_applied_by_path():
     scenario = Scenario.load(
-        "historical", ["nutrition.ration_scale=0.8", 'run.scale="full"', "nutrition.rural_grain_kg_per_year.1960=120"]
+        "historical", ["nutrition.intake_scale=0.8", 'run.scale="full"', "agriculture.weather_by_year.1960=0.5"]
     )
-    assert scenario.section("nutrition").ration_scale == 0.8
+    assert scenario.section("nutrition").intake_scale == 0.8
     assert scenario.run.scale == "full"
-    assert scenario.section("nutrition").rural_grain_kg_per_year[1960] == 120.0
-    assert scenario.section("nutrition").rural_grain_kg_per_year[1959] == 183.0
+    assert scenario.section("agriculture").weather_by_year[1960] == 0.5
+    assert scenario.section("agriculture").weather_by_year[1959] == 0.969
     assert parse_override("a.b=hello") == (["a", "b"], "hello")
 
 
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("nutrition.ration_scale=7", "nutrition.ration_scale: 7 is out of range (allowed: 0.0 <= float <= 2.0)"),
-        ("nutrition.ration_scale=-1", "nutrition.ration_scale: -1 is out of range (allowed: 0.0 <= float <= 2.0)"),
-        ("nutrition.rations=1", "nutrition.rations: unknown key (allowed: rural_grain_kg_per_year,"),
-        ("weather.drought=1", "weather: unknown key (allowed: name, description, base, run, world, nutrition,"),
-        ('nutrition.ration_scale="lots"', "nutrition.ration_scale: 'lots' is invalid"),
+        ("nutrition.intake_scale=7", "nutrition.intake_scale: 7 is out of range (allowed: 0.0 <= float <= 2.0)"),
+        ("nutrition.intake_scale=-1", "nutrition.intake_scale: -1 is out of range (allowed: 0.0 <= float <= 2.0)"),
+        ("nutrition.rations=1", "nutrition.rations: unknown key (allowed: intake_scale,"),
+        ("weather.drought=1", "weather: unknown key (allowed: name, description, base, run, world, campaign,"),
+        ('nutrition.intake_scale="lots"', "nutrition.intake_scale: 'lots' is invalid"),
+        ('messhalls.rule="lottery"', "messhalls.rule: 'lottery' is not allowed"),
+        ("procurement.flexible=3", "procurement.flexible: 3 is invalid"),
         ('nutrition.sharing="random"', "nutrition.sharing: 'random' is not allowed"),
         ("run.scale=0", "run.scale"),
         ('run.start="1957/01"', "run.start: '1957/01' is invalid: Value error, expected a month written YYYY-MM"),
@@ -63,7 +65,7 @@ def test_scenario_files_are_validated_and_base_loops_refused(tmp_path):
     with pytest.raises(ConfigError, match="base: scenario inheritance loops"):
         Scenario.load(str(loop_a))
     broken = tmp_path / "broken.toml"
-    broken.write_text("[nutrition\nration_scale = 1")
+    broken.write_text("[nutrition\nintake_scale = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         Scenario.load(str(broken))
     with pytest.raises(ConfigError, match="neither a built-in scenario"):
@@ -74,7 +76,7 @@ def test_written_toml_reloads_to_the_same_scenario(tmp_path):
     scenario = Scenario.load("ration_cut", ["demography.mortality_scale=0.8"])
     path = tmp_path / "copy.toml"
     path.write_text(scenario.to_toml())
-    assert tomllib.loads(path.read_text())["nutrition"]["ration_scale"] == 0.7
+    assert tomllib.loads(path.read_text())["nutrition"]["intake_scale"] == 0.7
     again = Scenario.load(str(path))
     assert again.config_hash() == scenario.config_hash()
 
@@ -82,7 +84,7 @@ def test_written_toml_reloads_to_the_same_scenario(tmp_path):
 def test_parameters_are_frozen():
     scenario = Scenario.load("historical")
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
-        scenario.section("nutrition").ration_scale = 0.1
+        scenario.section("nutrition").intake_scale = 0.1
 
 
 def test_every_parameter_declares_a_source():
@@ -100,8 +102,8 @@ def test_every_parameter_declares_a_source():
 def test_fuzzed_values_either_validate_within_bounds_or_name_the_key(value):
     text = repr(value) if not isinstance(value, str) else '"' + value.replace("\\", "").replace('"', "") + '"'
     try:
-        scenario = Scenario.load("historical", [f"nutrition.ration_scale={text}"])
+        scenario = Scenario.load("historical", [f"nutrition.intake_scale={text}"])
     except ConfigError as err:
-        assert str(err).startswith("nutrition.ration_scale")
+        assert str(err).startswith("nutrition.intake_scale")
     else:
-        assert 0.0 <= scenario.section("nutrition").ration_scale <= 2.0
+        assert 0.0 <= scenario.section("nutrition").intake_scale <= 2.0

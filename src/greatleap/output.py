@@ -31,6 +31,8 @@ DATA_FILES = (
     "fertility_1957.csv",
     "nutrition.csv",
     "national_series.csv",
+    "provincial_leaders.csv",
+    "food_system.csv",
 )
 PACKAGES = ("numpy", "pyarrow", "pydantic", "matplotlib", "typer", "rich")
 

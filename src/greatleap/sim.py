@@ -54,7 +54,8 @@ class Sim:
         run = self.scenario.run
         shards = build_world(self.scenario.world, run.scale, run.seed)
         sections = {cls.name: self.scenario.section(cls.name) for cls in module_classes()}
-        self.engine = Engine(build_phases(sections), self.calendar, shards, check=self.check, seed=run.seed)
+        phases, modules = build_phases(sections)
+        self.engine = Engine(phases, self.calendar, shards, check=self.check, seed=run.seed, modules=modules)
         return self.engine
 
     def run(self, on_month: Callable[[int], None] | None = None) -> Results:

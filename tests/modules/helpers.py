@@ -15,12 +15,24 @@ def tiny_engine(*overrides: str, persons: float = 20_000, seed: int = 1) -> Engi
     scenario = Scenario.load("historical", list(overrides))
     national = sum(p.population for p in provinces())
     world = WorldParams(**{**scenario.world.model_dump(), "population_at_start": national})
-    province = Province("TT", "Testland", "测试", persons, 0.0, 1e6, 1e6)
+    # 300 kg of grain and 0.17 ha a head, about the 1957 national means.
+    province = Province("TT", "Testland", "测试", persons, 0.0, 0.3 * persons, 0.17 * persons)
     shard = build_province(province, world, "full", seed)
     sections = {cls.name: scenario.section(cls.name) for cls in module_classes()}
     calendar = Calendar.parse(scenario.run.start, scenario.run.end)
-    return Engine(build_phases(sections), calendar, [shard], check=True)
+    phases, modules = build_phases(sections)
+    return Engine(phases, calendar, [shard], check=True, modules=modules)
 
 
 def module(engine: Engine, name: str):
     return next(m for m in engine.modules() if m.name == name)
+
+
+def run_module_step(engine: Engine, name: str, t: int = 0) -> None:
+    """Run one module's monthly step alone on the engine's shard (for tests of a single mechanism)."""
+    ctx = engine.ctx
+    ctx.t = t
+    ctx.module = module(engine, name)
+    ctx.shard = engine.shards[0]
+    ctx.nation = engine.nation
+    ctx.module.step(engine.shards[0], ctx)

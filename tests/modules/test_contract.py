@@ -26,11 +26,13 @@ def test_module_declares_its_contract(cls: type[Module]):
     assert module.name and module.params == cls.Params()
     for spec in cls.states:
         assert spec.level in LEVELS and np.dtype(spec.dtype) and spec.description
+    every_result = {r.name for m in MODULES for r in m.results}
     for spec in cls.results:
-        assert spec.kind in ("stock", "flow", "ratio") and spec.description
+        assert spec.kind in ("stock", "flow", "ratio", "sum") and spec.description
         if spec.kind == "ratio":
-            names = {r.name for r in cls.results}
-            assert spec.numerator in names and spec.denominator in names
+            assert spec.numerator in every_result and spec.denominator in every_result
+        if spec.kind == "sum":
+            assert spec.terms and all(term.lstrip("-") in every_result for term in spec.terms)
     assert len(set(cls.streams)) == len(cls.streams)
 
 
@@ -39,7 +41,7 @@ def test_module_fills_every_declared_result_every_month(short_sim, cls: type[Mod
     sim, _ = short_sim
     recorder = sim.engine.recorder
     for spec in cls.results:
-        if spec.kind == "ratio":
+        if spec.computed:
             continue
         column = recorder.recorded.index(spec.name)
         codes = ["CN"] if spec.scope == "nation" else recorder.provinces

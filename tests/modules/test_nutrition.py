@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from greatleap.modules.nutrition import energy_tables
-from tests.modules.helpers import module, tiny_engine
+from tests.modules.helpers import module, run_module_step, tiny_engine
 
 
 def test_reference_masses_and_schofield_bmr_match_the_data_file():
@@ -17,69 +17,92 @@ def test_reference_masses_and_schofield_bmr_match_the_data_file():
 def test_need_is_schofield_bmr_times_activity_and_falls_with_hunger():
     engine = tiny_engine()
     nutrition = module(engine, "nutrition")
+    p = nutrition.params
     shard = engine.shards[0]
     persons = shard.persons
     weight, slope, intercept = energy_tables()
     age = -persons.birth_month.astype(int) // 12
     man = np.flatnonzero((age == 40) & (persons.sex == 0))[0]
     need, need_well_fed, _mass = nutrition.need_per_day(shard, 0)
-    expected = (slope[40, 0] * weight[40, 0] + intercept[40, 0]) * nutrition.params.pal_rural_adult
+    expected = (slope[40, 0] * weight[40, 0] + intercept[40, 0]) * p.pal_rural_adult
     assert need[man] == pytest.approx(expected, rel=1e-5)  # ~2,580 kcal/day for a 40-year-old farmer
     assert need_well_fed[man] == pytest.approx(expected, rel=1e-5)
     persons.energy_reserve[man] = 0.75  # a quarter of his mass gone: less basal need, activity at the floor
     hungry_need, _, _ = nutrition.need_per_day(shard, 0)
-    expected_hungry = (slope[40, 0] * weight[40, 0] * 0.75 + intercept[40, 0]) * nutrition.params.hunger_pal
-    assert hungry_need[man] == pytest.approx(expected_hungry, rel=1e-5)
-    assert hungry_need[man] < 0.75 * need[man]
+    basal = (slope[40, 0] * weight[40, 0] * 0.75 + intercept[40, 0]) * (1 - p.metabolic_adaptation)
+    assert hungry_need[man] == pytest.approx(basal * p.hunger_pal, rel=1e-5)
+    assert hungry_need[man] < 0.6 * need[man]
+
+
+def test_extra_work_raises_the_needs_of_rural_adults_only():
+    engine = tiny_engine()
+    nutrition = module(engine, "nutrition")
+    shard = engine.shards[0]
+    age = -shard.persons.birth_month.astype(int) // 12
+    before, _, _ = nutrition.need_per_day(shard, 0)
+    shard.communes.work_intensity[:] = 1.5  # half as many days again as a normal month
+    after, _, _ = nutrition.need_per_day(shard, 0)
+    rural = ~shard.communes.is_urban[shard.person_commune()]
+    adult, child = (age >= 20) & (age < 50) & rural, age < 10
+    ratio = 1 + 0.5 * nutrition.params.work_pal_elasticity
+    np.testing.assert_allclose(after[adult] / before[adult], ratio, rtol=1e-5)
+    np.testing.assert_allclose(after[child], before[child])
+
+
+def feed(engine, share_of_need: float) -> None:
+    """Give every household `share_of_need` of its members' current energy need."""
+    shard = engine.shards[0]
+    need, _, _ = module(engine, "nutrition").need_per_day(shard, 0)
+    per_household = np.bincount(
+        shard.persons.household, weights=need * shard.persons.alive, minlength=shard.households.count
+    )
+    shard.households.food_kcal_per_day[:] = per_household * share_of_need
 
 
 def test_energy_is_conserved_in_every_household_under_a_deficit():
     """Sum over members of (mass change x kcal per kg) = (food - need) x days, household by household."""
-    engine = tiny_engine("nutrition.ration_scale=0.6", "nutrition.ration_dispersion=0.3")
+    engine = tiny_engine()
     nutrition = module(engine, "nutrition")
     shard = engine.shards[0]
-    persons, households = shard.persons, shard.households
+    persons = shard.persons
+    feed(engine, 0.7)
     before = persons.energy_reserve.astype(np.float64).copy()
-    need, need_well_fed, mass = nutrition.need_per_day(shard, 0)
-    ration = nutrition.ration_kcal_per_day(1957, urban=False)
-    entitlement = np.bincount(persons.household, weights=need_well_fed) * households.food_access
-    food = ration * persons.count * entitlement / entitlement.sum()
-    engine.step()  # January 1957: 31 days; deaths this month keep their pre-death reserve change
-    after = persons.energy_reserve[: before.size].astype(np.float64)
-    gained = np.bincount(persons.household[: before.size], weights=(after - before) * mass)
-    expected = (food - np.bincount(persons.household[: before.size], weights=need)) * 31 / 7000.0
-    deficit = expected < 0  # households in surplus stop at the reserve's ceiling: the rest is not stored
-    assert deficit.mean() > 0.9
-    np.testing.assert_allclose(gained[deficit], expected[deficit], rtol=2e-4, atol=0.02)
+    need, _, mass = nutrition.need_per_day(shard, 0)
+    run_module_step(engine, "nutrition")  # January: 31 days
+    gained = np.bincount(persons.household, weights=(persons.energy_reserve - before) * mass)
+    food = shard.households.food_kcal_per_day.astype(np.float64)
+    expected = (food - np.bincount(persons.household, weights=need)) * 31 / nutrition.params.kcal_per_kg_tissue
+    np.testing.assert_allclose(gained, expected, rtol=2e-4, atol=0.02)
+    assert (gained[food > 0] < 0).all()
 
 
 def test_sharing_rules_spread_a_shortfall_differently_between_children_and_adults():
-    outcomes = {}
+    spread, gap = {}, {}
     for rule in ("equal_loss", "by_need"):
-        engine = tiny_engine(
-            "nutrition.ration_scale=0.7", "nutrition.ration_dispersion=0", f'nutrition.sharing="{rule}"'
-        )
+        engine = tiny_engine(f'nutrition.sharing="{rule}"')
         persons = engine.shards[0].persons
         age = -persons.birth_month.astype(int) // 12
-        engine.step()
-        reserve = persons.energy_reserve[: age.size]
-        alive = persons.alive[: age.size]
-        outcomes[rule] = (
-            reserve[alive & (age >= 5) & (age < 10)].mean(),
-            reserve[alive & (age >= 30) & (age < 50)].mean(),
-        )
-    children, adults = outcomes["equal_loss"]
-    assert children == pytest.approx(adults, abs=0.004)  # everyone loses the same share of mass
-    children, adults = outcomes["by_need"]
-    assert children < adults - 0.01  # children's need per kg is highest: they lose mass fastest
+        feed(engine, 0.7)
+        run_module_step(engine, "nutrition")
+        reserve = persons.energy_reserve.astype(np.float64)
+        households = engine.shards[0].households.count
+        high = np.full(households, -np.inf)
+        low = np.full(households, np.inf)
+        np.maximum.at(high, persons.household, reserve)
+        np.minimum.at(low, persons.household, reserve)
+        spread[rule] = np.max(high - low)  # the largest gap between two members of one household
+        gap[rule] = reserve[(age >= 30) & (age < 50)].mean() - reserve[(age >= 5) & (age < 10)].mean()
+    assert spread["equal_loss"] < 1e-6  # every member loses the same share of reference mass
+    assert spread["by_need"] > 0.02
+    assert gap["by_need"] > gap["equal_loss"] + 0.01  # children's need per kg is highest: they lose most
 
 
 def test_surplus_refills_the_reserve_up_to_its_ceiling():
-    engine = tiny_engine("nutrition.ration_scale=1.5")
+    engine = tiny_engine()
     persons = engine.shards[0].persons
     persons.energy_reserve[:] = 0.8
-    for _ in range(12):
-        engine.step()
-    reserve = persons.energy_reserve[persons.alive]
-    assert np.mean(reserve > 0.95) > 0.99 and reserve.mean() > 0.99  # all but households of very low access
-    assert reserve.max() <= 1.0
+    for month in range(6):
+        feed(engine, 1.3)
+        run_module_step(engine, "nutrition", t=month)
+    assert persons.energy_reserve.min() > 0.95
+    assert persons.energy_reserve.max() <= 1.0

@@ -28,6 +28,10 @@ class Phase:
     name: str
     module: Module
     scope: Literal["province", "nation"] = "province"
+    method: str = ""  # default: `step` (province) or `step_nation` (nation)
+
+    def callable(self) -> Callable:
+        return getattr(self.module, self.method or ("step_nation" if self.scope == "nation" else "step"))
 
 
 ENGINE_PHASES = ("checks", "compaction")
@@ -43,13 +47,16 @@ class Engine:
         shards: Sequence[ProvinceShard],
         check: bool = False,
         seed: int = 0,
+        modules: Sequence[Module] | None = None,
     ) -> None:
         self.phases = list(phases)
+        self._modules = list(modules) if modules is not None else self._first_phase_order(self.phases)
         self.calendar = calendar
         self.shards = sorted(shards, key=lambda s: s.code)
         self.nation: Nation = build_nation(self.shards, seed)
         self.check = check
         self.recorder = Recorder(calendar.n_months, self.result_specs(self.phases))
+
         self.timings: dict[str, float] = {p.name: 0.0 for p in self.phases}
         self.timings.update({name: 0.0 for name in ENGINE_PHASES})
         self.ctx = StepContext(calendar, self.recorder)
@@ -67,12 +74,16 @@ class Engine:
                 specs[spec.name] = (phase.module.name, spec)
         return specs
 
-    def modules(self) -> list[Module]:
-        """Each module once, in the order of its first phase."""
+    @staticmethod
+    def _first_phase_order(phases: Sequence[Phase]) -> list[Module]:
         seen: dict[str, Module] = {}
-        for phase in self.phases:
+        for phase in phases:
             seen.setdefault(phase.module.name, phase.module)
         return list(seen.values())
+
+    def modules(self) -> list[Module]:
+        """Each module once, in initialisation order (the plan's INIT_ORDER)."""
+        return self._modules
 
     def _declare_states(self) -> None:
         nation_tables = self.nation.tables()
@@ -114,13 +125,14 @@ class Engine:
         for phase in self.phases:
             started = time.perf_counter()
             ctx.module = phase.module
+            run_phase = phase.callable()
             if phase.scope == "nation":
                 ctx.shard = None
-                phase.module.step_nation(self.nation, ctx)
+                run_phase(self.nation, ctx)
             else:
                 for shard in self.shards:
                     ctx.shard = shard
-                    phase.module.step(shard, ctx)
+                    run_phase(shard, ctx)
             self.timings[phase.name] += time.perf_counter() - started
         started = time.perf_counter()
         if self.check:

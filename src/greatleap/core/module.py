@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from greatleap.core.world import Nation, ProvinceShard
 
 NATION_CODE = "CN"
-ResultKind = Literal["stock", "flow", "ratio"]
+ResultKind = Literal["stock", "flow", "ratio", "sum"]
 ResultScope = Literal["province", "nation"]
 
 
@@ -40,7 +40,8 @@ class ResultSpec:
     - `flow`: an amount during the month (annual value: the sum);
     - `ratio`: `scale * numerator / denominator`, where a flow numerator is taken per year (x12 in a
       month, summed over a year) and a stock is taken at its level (its mean over a year). A ratio is
-      computed from the other results, never recorded directly.
+      computed from the other results, never recorded directly;
+    - `sum`: the sum of `terms` (results of one kind, e.g. collective and private-plot output), computed.
 
     Series with `public=False` are intermediate (e.g. the numerator of a mean) and are not written.
     A `nation`-scope series (the state's grain stock, exports) is recorded once for the nation, with no
@@ -56,6 +57,11 @@ class ResultSpec:
     scale: float = 1.0
     public: bool = True
     scope: ResultScope = "province"
+    terms: tuple[str, ...] = ()
+
+    @property
+    def computed(self) -> bool:
+        return self.kind in ("ratio", "sum")
 
 
 class Module:
@@ -110,6 +116,11 @@ class StepContext:
     def days(self) -> int:
         return self.calendar.days(self.t)
 
+    @property
+    def month_key(self) -> int:
+        """Months since year 0 (see `greatleap.core.schedule.month_key`)."""
+        return self.year * 12 + self.month - 1
+
     def rng(self, stream: str) -> np.random.Generator:
         """The generator of `stream` for the current module and province (or the nation, in a nation
         phase); the stream must be declared."""
@@ -147,7 +158,7 @@ class Recorder:
     def __init__(self, n_months: int, specs: dict[str, tuple[str, ResultSpec]]) -> None:
         self.n_months = n_months
         self.specs = specs  # result name -> (module name, spec)
-        self.recorded = [n for n, (_, s) in specs.items() if s.kind != "ratio"]
+        self.recorded = [n for n, (_, s) in specs.items() if not s.computed]
         self._column = {name: i for i, name in enumerate(self.recorded)}
         self.values: dict[str, np.ndarray] = {}  # province code (and NATION_CODE) -> [n_months, n_recorded]
         self.filled: dict[str, np.ndarray] = {}
@@ -165,8 +176,8 @@ class Recorder:
         owner = self.specs.get(name)
         if owner is None or owner[0] != module:
             raise KeyError(f"module {module!r} records undeclared result {name!r}")
-        if owner[1].kind == "ratio":
-            raise KeyError(f"result {name!r} is a ratio: it is computed, not recorded")
+        if owner[1].computed:
+            raise KeyError(f"result {name!r} is a {owner[1].kind}: it is computed, not recorded")
         if owner[1].scope != scope:
             raise KeyError(f"result {name!r} has scope {owner[1].scope!r}, recorded as {scope!r}")
         return self._column[name]

@@ -20,17 +20,35 @@ NATION = NATION_CODE
 
 
 def _scope(spec: ResultSpec, specs: dict[str, ResultSpec]) -> str:
-    """A ratio is national-only when either of its terms is."""
+    """A computed series is national-only when any of its terms is."""
     if spec.kind == "ratio":
-        scopes = {specs[spec.numerator].scope, specs[spec.denominator].scope}
-        return "nation" if "nation" in scopes else "province"
-    return spec.scope
+        parts = [spec.numerator, spec.denominator]
+    elif spec.kind == "sum":
+        parts = [term.lstrip("-") for term in spec.terms]
+    else:
+        return spec.scope
+    return "nation" if any(_scope(specs[p], specs) == "nation" for p in parts) else "province"
+
+
+def _is_flow(spec: ResultSpec, specs: dict[str, ResultSpec]) -> bool:
+    if spec.kind == "sum":
+        return _is_flow(specs[spec.terms[0].lstrip("-")], specs)
+    return spec.kind == "flow"
+
+
+def _signed_sum(spec: ResultSpec, values: dict[str, np.ndarray]) -> np.ndarray:
+    """Sum of a `sum` result's terms taken from `values`; a term written '-name' is subtracted."""
+    total = 0.0
+    for term in spec.terms:
+        sign, name = (-1.0, term[1:]) if term.startswith("-") else (1.0, term)
+        total = total + sign * values[name]
+    return total
 
 
 def _ratio_monthly(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, ResultSpec]) -> np.ndarray:
     numerator = values[spec.numerator]
-    if specs[spec.numerator].kind == "flow":
-        numerator = numerator * 12.0  # a monthly flow, per year
+    if _is_flow(specs[spec.numerator], specs) and not _is_flow(specs[spec.denominator], specs):
+        numerator = numerator * 12.0  # a monthly flow over a stock: per year
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(values[spec.denominator] > 0, spec.scale * numerator / values[spec.denominator], np.nan)
 
@@ -38,6 +56,10 @@ def _ratio_monthly(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[
 def _annual(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, ResultSpec], years: np.ndarray):
     """Annual values of one series for the years in `years` (the calendar's year of each month)."""
     unique = np.unique(years)
+    if spec.kind == "sum":
+        return unique, _signed_sum(
+            spec, {t.lstrip("-"): _annual(specs[t.lstrip("-")], values, specs, years)[1] for t in spec.terms}
+        )
     out = np.empty(unique.size)
     for i, year in enumerate(unique):
         in_year = years == year
@@ -46,10 +68,10 @@ def _annual(spec: ResultSpec, values: dict[str, np.ndarray], specs: dict[str, Re
         elif spec.kind == "flow":
             out[i] = values[spec.name][in_year].sum()
         else:
-            num_spec = specs[spec.numerator]
             num = values[spec.numerator][in_year]
-            num_total = num.sum() if num_spec.kind == "flow" else num.mean()
-            den = values[spec.denominator][in_year].mean()
+            num_total = num.sum() if _is_flow(specs[spec.numerator], specs) else num.mean()
+            den_values = values[spec.denominator][in_year]
+            den = den_values.sum() if _is_flow(specs[spec.denominator], specs) else den_values.mean()
             out[i] = spec.scale * num_total / den if den > 0 else np.nan
     return unique, out
 
@@ -82,6 +104,9 @@ class Results:
         a_year, a_prov, a_var, a_val = [], [], [], []
         for code in [NATION, *provinces]:
             values = dict(series[code])
+            for name in specs:  # sums first: ratios may divide by them
+                if specs[name].kind == "sum":
+                    values[name] = _signed_sum(specs[name], values)
             for name in specs:
                 if specs[name].kind == "ratio":
                     values[name] = _ratio_monthly(specs[name], values, specs)

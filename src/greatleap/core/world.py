@@ -143,6 +143,10 @@ class ProvinceShard:
     real_urban_districts: int
     index: int = -1  # row of this province in the nation's province table (set by `build_nation`)
     extra: dict[str, object] = field(default_factory=dict)
+    # The shared labour interface: before the labour phase, a sector (water conservancy, furnaces, state
+    # enterprises) claims person-days per commune; the labour module grants them and clears the claims.
+    labour_claims: dict[str, np.ndarray] = field(default_factory=dict)
+    labour_granted: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def code(self) -> str:

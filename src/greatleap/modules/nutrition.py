@@ -1,20 +1,21 @@
 """Nutrition: the monthly energy balance of every person and the energy reserve it moves.
 
 Each month a person's energy need is basal metabolism (Schofield's equations by age and sex, applied to
-the person's current body mass) times a physical activity level, which falls as the person goes hungry
-(less work, less movement). The energy reserve is body mass relative to a well-nourished person of the
-same age and sex (1 = well nourished; about 0.6 = death by starvation, see `demography`). A deficit
-costs tissue worth `kcal_per_kg_tissue` per kg; basal need falls with mass (the body's adaptation), so
-a smaller ration slows the loss without stopping it.
+the person's current body mass, lowered further as the body adapts to hunger) times a physical activity
+level. The activity level of rural working-age
+adults rises with the commune's work intensity (days worked relative to a normal month: the campaigns'
+extra labour costs food) and every activity level falls as the person goes hungry (less work, less
+movement). The energy reserve is body mass relative to a well-nourished person of the same age and sex
+(1 = well nourished; about 0.6 = death by starvation, see `demography`). A deficit costs tissue worth
+`kcal_per_kg_tissue` per kg; basal need falls with mass (the body's adaptation), so a smaller ration slows
+the loss without stopping it.
 
-Food: until the food-system issue lands, a commune's food is a ration per head: the per-capita grain
-consumption of the official series (rural and urban, kg of trade grain a year) times its energy content,
-plus non-grain food, scaled by `ration_scale`. It is shared among households in proportion to their
-members' needs when well fed (rations were graded by age and work) times the household's `food_access`
-(lognormal across households, `ration_dispersion`: some households eat better than others), and within
-a household by the `sharing` rule: `equal_loss` (default: every member's reserve moves by the same
-amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of
-their need, so children, whose need per kg is highest, lose mass fastest).
+Food comes from the food system: `household_food` sets each household's food energy per day (`intake_scale`
+multiplies it: a thought-experiment lever, 1 = the mechanisms' own result). Within a household the
+`sharing` rule divides a shortfall or a surplus: `equal_loss` (default: every member's reserve moves by the
+same amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of
+their need, so children, whose need per kg is highest, lose mass fastest). Nutrition also keeps each
+household's need when well fed (`need_kcal_per_day`), which the food system uses to plan rations.
 """
 
 from __future__ import annotations
@@ -32,63 +33,22 @@ from greatleap.core.state import StateSpec
 from greatleap.core.world import MAX_AGE, ProvinceShard, class_attributes
 
 UNDERNOURISHED_RESERVE = 0.85  # a loss of 15% of body mass
-_CONSUMPTION_SOURCE = (
-    "national_series.csv grain_consumption_per_capita_{kind} 1957-1962 (kg trade grain/person/year; "
-    "status unverified there: NBS series as reproduced in the famine literature)"
-)
-RURAL_GRAIN_KG = {1957: 204.5, 1958: 201.0, 1959: 183.0, 1960: 156.0, 1961: 154.0, 1962: 161.0}
-URBAN_GRAIN_KG = {1957: 196.0, 1958: 186.0, 1959: 201.0, 1960: 193.0, 1961: 180.0, 1962: 184.0}
 
 
 class NutritionParams(ParamSection):
-    rural_grain_kg_per_year: dict[int, float] = param(
-        RURAL_GRAIN_KG,
-        unit="kg trade grain/person/year",
-        description="rural grain consumption per head, by year (the ration until the food system lands)",
-        source=_CONSUMPTION_SOURCE.format(kind="rural"),
-        status="unverified",
-    )
-    urban_grain_kg_per_year: dict[int, float] = param(
-        URBAN_GRAIN_KG,
-        unit="kg trade grain/person/year",
-        description="urban grain consumption per head, by year",
-        source=_CONSUMPTION_SOURCE.format(kind="urban"),
-        status="unverified",
-    )
-    ration_scale: float = param(
+    intake_scale: float = param(
         1.0,
         ge=0.0,
         le=2.0,
-        description="multiplier on every ration (0.7 = a 30% cut everywhere)",
-        source="policy lever; 1 = the historical series",
+        description="multiplier on every household's food (0.7 = a 30% cut everywhere; 1 = the food system's own)",
+        source="thought-experiment lever",
     )
-    kcal_per_kg_grain: float = param(
-        3450.0,
-        ge=2500.0,
-        le=4000.0,
-        unit="kcal/kg trade grain",
-        description="food energy of a kilogram of trade grain",
-        source="nutrition.csv energy_trade_grain_mix (milled rice 3,650, wheat 3,270 kcal/kg verified; the mix "
-        "estimated)",
-        status="estimated",
-    )
-    other_food_kcal_per_day: float = param(
-        290.0,
-        ge=0.0,
-        le=1000.0,
-        unit="kcal/person/day",
-        description="energy from non-grain food (vegetables, oil, meat, sugar)",
-        source="derived: the 1959 national nutrition survey's 2,060 kcal/person/day (nutrition.csv, verified) "
-        "minus 1959 grain consumption 187 kg x 3,450 kcal/kg / 365 = 1,768 kcal",
-        status="derived",
-    )
-    ration_dispersion: float = param(
-        0.15,
+    work_pal_elasticity: float = param(
+        0.3,
         ge=0.0,
         le=1.0,
-        description="standard deviation of the log food access of households within a commune",
-        source="assumption: standing in for the unequal access (labour power, cadre ties, private stocks) "
-        "that the food-system issue will model",
+        description="rise of rural adults' activity level per unit of extra work intensity",
+        source="assumption: the campaigns' extra days of heavy work raised energy needs",
         status="assumption",
     )
     sharing: Literal["equal_loss", "by_need"] = Field(
@@ -146,6 +106,16 @@ class NutritionParams(ParamSection):
         description="energy reserve at which activity has fallen to `hunger_pal` (linear from a reserve of 1)",
         source="assumption",
         status="assumption",
+    )
+    metabolic_adaptation: float = param(
+        0.25,
+        ge=0.0,
+        le=0.5,
+        description="largest cut of basal metabolism beyond what the lost mass explains (adaptive thermogenesis), "
+        "reached at `hunger_pal_reserve`",
+        source="Keys et al. 1950 (Minnesota experiment): basal metabolism fell ~39% at ~24% weight loss, about "
+        "two-thirds of it more than the lost tissue explains (recalled, not retrieved)",
+        status="unverified",
     )
     kcal_per_kg_tissue: float = param(
         7000.0,
@@ -214,7 +184,7 @@ class Nutrition(Module):
             "body mass relative to the well-nourished reference (a newborn starts at its mother's)",
             inherit=True,
         ),
-        StateSpec("food_access", "household", "float32", 1.0, "the household's food share per head, relative"),
+        StateSpec("need_kcal_per_day", "household", "float32", 0.0, "the members' energy need when well fed"),
     )
     results = (
         ResultSpec("kcal_intake_total", "stock", "kcal/day", "food energy eaten per day", public=False),
@@ -229,6 +199,26 @@ class Nutrition(Module):
             "food energy eaten per head per day",
             numerator="kcal_intake_total",
             denominator="persons_fed",
+        ),
+        ResultSpec("kcal_intake_rural", "stock", "kcal/day", "food energy eaten, rural", public=False),
+        ResultSpec("persons_fed_rural", "stock", "persons", "rural persons fed", public=False),
+        ResultSpec("kcal_intake_urban", "stock", "kcal/day", "food energy eaten, urban", public=False),
+        ResultSpec("persons_fed_urban", "stock", "persons", "urban persons fed", public=False),
+        ResultSpec(
+            "kcal_per_capita_rural",
+            "ratio",
+            "kcal/person/day",
+            "food energy eaten per rural person",
+            numerator="kcal_intake_rural",
+            denominator="persons_fed_rural",
+        ),
+        ResultSpec(
+            "kcal_per_capita_urban",
+            "ratio",
+            "kcal/person/day",
+            "food energy eaten per urban person",
+            numerator="kcal_intake_urban",
+            denominator="persons_fed_urban",
         ),
         ResultSpec(
             "kcal_need_per_capita",
@@ -255,21 +245,16 @@ class Nutrition(Module):
             denominator="persons_fed",
         ),
     )
-    streams = ("food_access",)
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        """Households' food access: lognormal with mean 1 (drawn once; households keep their standing)."""
-        sd = self.params.ration_dispersion
-        z = ctx.rng("food_access").standard_normal(shard.households.count)
-        shard.households.food_access[:] = np.exp(sd * z - sd * sd / 2.0)
+        self._set_household_need(shard, ctx.t)
 
-    def ration_kcal_per_day(self, year: int, urban: bool) -> float:
-        """Per-capita food energy of the rural or urban population in `year` (the nearest listed year, the later
-        one on a tie)."""
-        table = self.params.urban_grain_kg_per_year if urban else self.params.rural_grain_kg_per_year
-        known = min(table, key=lambda y: (abs(y - year), -y))
-        grain = table[known] * self.params.kcal_per_kg_grain / 365.0
-        return self.params.ration_scale * (grain + self.params.other_food_kcal_per_day)
+    def _set_household_need(self, shard: ProvinceShard, t: int) -> None:
+        tables = self.class_tables()
+        need = np.take(tables["need_well_fed"], shard.person_class(t)) * shard.persons.alive
+        shard.households.need_kcal_per_day[:] = np.bincount(
+            shard.persons.household, weights=need, minlength=shard.households.count
+        )
 
     def class_tables(self) -> dict[str, np.ndarray]:
         """Per person class (see `ProvinceShard.person_class`): the quantities that depend only on age,
@@ -289,6 +274,7 @@ class Nutrition(Module):
                 "slope_mass": slope_mass,
                 "base": base,
                 "pal": pal,
+                "rural_adult": ((age >= 15) & (age < 60) & (urban == 0)).astype(np.float64),
                 "pal_drop": np.maximum(pal - p.hunger_pal, 0.0),
                 "need_well_fed": (slope_mass + base) * pal,
             }
@@ -297,6 +283,11 @@ class Nutrition(Module):
         return tables
 
     def need_per_day(self, shard: ProvinceShard, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Energy need now, need when well nourished, and reference mass of every person (see _need)."""
+        intensity = shard.communes.work_intensity if "work_intensity" in shard.communes.names else None
+        return self._need(shard, t, intensity)
+
+    def _need(self, shard: ProvinceShard, t: int, intensity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Energy need (kcal/day) now, need when well nourished, and reference mass (kg) of every person.
 
         Need = basal metabolism at the current mass x activity; activity falls linearly from its usual
@@ -308,35 +299,29 @@ class Nutrition(Module):
         reserve = shard.persons.energy_reserve
         take = lambda name: np.take(tables[name], person_class)  # noqa: E731
         hunger = np.clip((1.0 - reserve) * np.float32(1.0 / (1.0 - p.hunger_pal_reserve)), 0.0, 1.0)
-        bmr = np.maximum(take("slope_mass") * reserve + take("base"), 0.0)
-        need = bmr * (take("pal") - hunger * take("pal_drop"))
+        adaptation = 1.0 - hunger * np.float32(p.metabolic_adaptation)
+        bmr = np.maximum(take("slope_mass") * reserve + take("base"), 0.0) * adaptation
+        pal = take("pal")
+        if intensity is not None and p.work_pal_elasticity > 0:
+            extra = (intensity.astype(np.float32)[shard.person_commune()] - 1.0) * np.float32(p.work_pal_elasticity)
+            pal = pal * (1.0 + extra * take("rural_adult"))
+        need = bmr * (pal - hunger * take("pal_drop"))
         return need, take("need_well_fed"), take("reference_mass")
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
         persons, households, communes = shard.persons, shard.households, shard.communes
         alive = persons.alive
-        need, need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
+        need, _need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
         need = np.where(alive, need, 0.0)
         household = persons.household
         n_households, n_communes = households.count, communes.count
 
-        # Food per commune (kcal/day), shared among households by food access x the members' needs when
-        # well fed (rations were graded by age and work: a household of adults gets more than one of children).
+        # The food each household eats (set by the food system), kcal/day.
         members = np.bincount(household, weights=alive, minlength=n_households)
         fed = np.bincount(households.commune, weights=members, minlength=n_communes)
-        entitlement = np.bincount(household, weights=np.where(alive, need_well_fed, 0.0), minlength=n_households)
-        ration = np.where(
-            communes.is_urban,
-            self.ration_kcal_per_day(ctx.year, urban=True),
-            self.ration_kcal_per_day(ctx.year, urban=False),
-        )
-        food = ration * fed
-        claims = households.food_access * entitlement
-        claims_total = np.bincount(households.commune, weights=claims, minlength=n_communes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(claims_total > 0, food / claims_total, 0.0)
-        household_food = share[households.commune] * claims
+        household_food = households.food_kcal_per_day.astype(np.float64) * p.intake_scale
+        food = np.bincount(households.commune, weights=household_food, minlength=n_communes)
 
         # Within the household: each member's tissue change, relative to the reference mass.
         household_need = np.bincount(household, weights=need, minlength=n_households)
@@ -360,3 +345,9 @@ class Nutrition(Module):
         ctx.record("reserve_total", np.bincount(commune, weights=np.where(alive, reserve, 0.0), minlength=n_communes))
         undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
         ctx.record("persons_undernourished", np.bincount(commune, weights=undernourished, minlength=n_communes))
+        urban = communes.is_urban
+        ctx.record("kcal_intake_rural", food * ~urban)
+        ctx.record("persons_fed_rural", fed * ~urban)
+        ctx.record("kcal_intake_urban", food * urban)
+        ctx.record("persons_fed_urban", fed * urban)
+        self._set_household_need(shard, ctx.t + 1)

@@ -1,0 +1,284 @@
+"""Mess halls and the collective's distribution of grain to households.
+
+Before the communes (and after the retreat), the collective distributes the grain left after procurement
+and the seed to households: at each harvest, and as relief in between when households run
+short. A share is distributed by need (the 'basic ration', graded by age) and the rest by work points
+(each household's able-bodied days).
+
+From `start` until `close` (the retreat) a share `participation` of rural households eats in the commune's
+mess hall. On opening, `confiscation_share` of their private stocks goes into the granary, and their pots go
+to the furnaces: they may cook only `private_cooking_share` of what they would have eaten from what is left.
+In the first months, until `fill_until`, the mess hall lets everyone 'eat their fill': it serves `fill_factor`
+times what its members need, as long as the granary holds out. Then it rations: each month it serves the
+food grain in the granary divided by the months until the next harvest, at most what its members need,
+shared by `rule`: `equal` (by need), `work_points` (part by need, part by work) or `cadre_privilege` (by
+need, cadre households served `cadre_multiplier` times their share).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from greatleap.core.module import Module, ResultSpec, StepContext
+from greatleap.core.params import ParamSection, param
+from greatleap.core.schedule import in_window, parse_month
+from greatleap.core.state import StateSpec
+from greatleap.core.world import ProvinceShard
+from greatleap.modules.crops import HARVEST_MONTHS, months_to_next_harvest
+
+
+class MessHallParams(ParamSection):
+    enabled: bool = param(
+        True, description="whether the communes open mess halls at all", source="policy lever; true = history"
+    )
+    start: str = param(
+        "1958-10",
+        description="month the mess halls open",
+        source="organisation.csv: 2.65 million canteens by Oct 1958 (verified)",
+        status="verified",
+    )
+    fill_until: str = param(
+        "1958-12",
+        description="first month of rationing: the 'eat your fill' phase ends",
+        source="food_system.csv: 'eat your fill' began 18 Sep 1958 and lasted about two months (verified)",
+        status="verified",
+    )
+    close: str = param(
+        "1961-06",
+        description="month the mess halls are dissolved (the retreat)",
+        source="organisation.csv: Sixty Articles 1961 allowed dissolving canteens (partly verified)",
+        status="partly_verified",
+    )
+    participation: float = param(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="share of rural households eating in the mess halls",
+        source="organisation.csv: >90% of the rural population in canteens at the end of 1958 (Luo Pinghan "
+        "2014, verified); 72.6% at the end of 1959",
+        status="verified",
+    )
+    fill_factor: float = param(
+        1.3,
+        ge=1.0,
+        le=2.5,
+        description="food served in the 'eat your fill' phase, per unit of need",
+        source="food_system.csv mess hall over-consumption rows",
+        status="estimated",
+    )
+    rule: Literal["equal", "work_points", "cadre_privilege"] = Field(
+        "cadre_privilege",
+        description="how a rationing mess hall shares its food",
+        json_schema_extra={
+            "source": "assumption: cadres ate better (Yang 2008, Dikotter 2010 accounts)",
+            "unit": "",
+            "status": "assumption",
+        },
+    )
+    cadre_share: float = param(
+        0.04,
+        ge=0.0,
+        le=0.3,
+        description="share of households that are cadres'",
+        source="assumption",
+        status="assumption",
+    )
+    cadre_multiplier: float = param(
+        1.5,
+        ge=1.0,
+        le=5.0,
+        description="cadre households' portion per unit of need",
+        source="assumption",
+        status="assumption",
+    )
+    work_points_share: float = param(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="share of distributed grain allocated by work (the rest by need)",
+        source="food_system.csv distribution rows (supply system vs work points)",
+        status="estimated",
+    )
+    confiscation_share: float = param(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of private stocks taken into the granary when a mess hall opens",
+        source="assumption",
+        status="assumption",
+    )
+    private_cooking_share: float = param(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="share of their usual private consumption mess-hall households can "
+        "still cook (their pots went to the furnaces)",
+        source="assumption",
+        status="assumption",
+    )
+    relief_share: float = param(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of the distributable grain handed out between harvests to households that run short",
+        source="assumption",
+        status="assumption",
+    )
+
+
+class MessHalls(Module):
+    """Collective grain to households: distributions, and mess halls while they are open."""
+
+    name = "messhalls"
+    Params = MessHallParams
+    params: MessHallParams
+    states = (
+        StateSpec("in_messhall", "household", "bool", False, "the household eats in the commune's mess hall"),
+        StateSpec("is_cadre", "household", "bool", False, "a cadre's household"),
+        StateSpec("messhall_food_kg", "household", "float32", 0.0, "grain served to the household this month"),
+        StateSpec("messhall_opened", "commune", "bool", False, "the commune's mess hall has opened"),
+        StateSpec("flow_confiscated_t", "commune", "float64", 0.0, "this month: private grain into the granary"),
+        StateSpec("flow_distributed_t", "commune", "float64", 0.0, "this month: granary to private stores"),
+        StateSpec("flow_served_t", "commune", "float64", 0.0, "this month: grain the mess hall served"),
+        StateSpec(
+            "private_cooking_share",
+            "commune",
+            "float32",
+            1.0,
+            "share of their usual private consumption mess-hall members can still cook",
+        ),
+    )
+    results = (
+        ResultSpec("messhall_consumption_mt", "flow", "Mt", "grain served by the mess halls"),
+        ResultSpec("distributed_mt", "flow", "Mt", "grain distributed to households by the collectives"),
+        ResultSpec("confiscated_mt", "flow", "Mt", "private stocks taken into the granaries"),
+        ResultSpec("messhall_persons", "stock", "persons", "persons eating in mess halls", public=False),
+        ResultSpec("rural_persons", "stock", "persons", "rural population", public=False),
+        ResultSpec(
+            "messhall_share",
+            "ratio",
+            "share",
+            "share of the rural population eating in mess halls",
+            numerator="messhall_persons",
+            denominator="rural_persons",
+        ),
+    )
+    streams = ("participation",)
+
+    def is_open(self, year: int, month: int) -> bool:
+        p = self.params
+        return p.enabled and in_window(year, month, p.start, p.close)
+
+    def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        p = self.params
+        households, communes = shard.households, shard.communes
+        n_communes = communes.count
+        rural_household = ~communes.is_urban[households.commune]
+        open_now = self.is_open(ctx.year, ctx.month)
+        confiscated = np.zeros(households.count)
+        if open_now and not communes.messhall_opened.any():
+            confiscated = self._open(shard, ctx, rural_household)
+        if not open_now:
+            households.in_messhall[:] = False
+        if open_now:
+            communes.messhall_opened[:] = True
+        communes.private_cooking_share[:] = p.private_cooking_share if open_now else 1.0
+
+        members = np.bincount(shard.persons.household, weights=shard.persons.alive, minlength=households.count)
+        days = ctx.days
+        need_kg = households.grain_need_kg_per_day.astype(np.float64) * days
+        # Food grain: everything but the seed. The quota still due is not held back: procurement, which ran
+        # earlier this month, has already taken all it could above the protected floor.
+        available = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0)
+        part = households.in_messhall & rural_household
+        need_t = need_kg / 1000.0
+        need_part = np.bincount(households.commune, weights=need_t * part, minlength=n_communes)
+        need_all = np.bincount(households.commune, weights=need_t * rural_household, minlength=n_communes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part_share = np.where(need_all > 0, need_part / need_all, 0.0)
+
+        # Mess halls: serve members.
+        served = np.zeros(households.count)
+        if open_now:
+            if ctx.month_key < parse_month(p.fill_until):
+                release = np.minimum(available, p.fill_factor * need_part)
+            else:
+                release = np.minimum(available * part_share / months_to_next_harvest(ctx.month), need_part)
+            served = self._share(shard, release, need_kg * part, part)
+            communes.granary_t[:] -= np.bincount(households.commune, weights=served, minlength=n_communes) / 1000.0
+            available = available - release
+
+        # Distribution to households outside the mess halls: at harvests, and as relief in between.
+        outside = rural_household & ~part
+        short = households.private_stock_kg < need_kg
+        if ctx.month in HARVEST_MONTHS:
+            eligible = outside
+            portion = 1.0
+        else:
+            eligible = outside & short
+            portion = p.relief_share
+        eligible_need = np.bincount(households.commune, weights=need_t * eligible, minlength=n_communes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eligible_share = np.where(need_all > 0, eligible_need / need_all, 0.0)
+        distributable = available * eligible_share * portion
+        labour = households.labour_days * eligible
+        by_need = self._proportional(households.commune, need_kg * eligible, distributable * 1000.0, n_communes)
+        by_work = self._proportional(households.commune, labour, distributable * 1000.0, n_communes)
+        has_labour = np.bincount(households.commune, weights=labour, minlength=n_communes) > 0
+        wp = np.where(has_labour, p.work_points_share, 0.0)[households.commune]
+        given = (1.0 - wp) * by_need + wp * by_work
+        handed_out = np.bincount(households.commune, weights=given, minlength=n_communes) / 1000.0
+        communes.granary_t[:] -= handed_out
+        households.private_stock_kg[:] += given
+        households.messhall_food_kg[:] = served
+
+        commune_of = households.commune
+        weight_served = np.bincount(commune_of, weights=served, minlength=n_communes)
+        communes.flow_confiscated_t[:] = np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1000.0
+        communes.flow_distributed_t[:] = handed_out
+        communes.flow_served_t[:] = weight_served / 1000.0
+        ctx.record("messhall_consumption_mt", weight_served / 1e9)
+        ctx.record("distributed_mt", handed_out / 1e6)
+        ctx.record("confiscated_mt", np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1e9)
+        ctx.record("messhall_persons", np.bincount(commune_of, weights=members * part, minlength=n_communes))
+        ctx.record("rural_persons", np.bincount(commune_of, weights=members * rural_household, minlength=n_communes))
+
+    def _open(self, shard: ProvinceShard, ctx: StepContext, rural_household: np.ndarray) -> np.ndarray:
+        """Opening day: who joins, who are the cadres, and the private grain taken in. Returns kg taken."""
+        p = self.params
+        households, communes = shard.households, shard.communes
+        rng = ctx.rng("participation")
+        u = rng.random(households.count)
+        households.in_messhall[:] = rural_household & (u < p.participation)
+        households.is_cadre[:] = rural_household & (rng.random(households.count) < p.cadre_share)
+        taken = households.private_stock_kg * p.confiscation_share * households.in_messhall
+        households.private_stock_kg[:] -= taken
+        communes.granary_t[:] += np.bincount(households.commune, weights=taken, minlength=communes.count) / 1000.0
+        return taken
+
+    def _share(self, shard: ProvinceShard, release_t: np.ndarray, need_kg: np.ndarray, part: np.ndarray):
+        """A mess hall's food (t per commune) shared among its member households (kg each) by the rule."""
+        p = self.params
+        households = shard.households
+        n = shard.communes.count
+        weight = need_kg * households.food_access
+        if p.rule == "cadre_privilege":
+            weight = weight * np.where(households.is_cadre, p.cadre_multiplier, 1.0)
+        if p.rule == "work_points":
+            by_work = self._proportional(households.commune, households.labour_days * part, release_t * 1000.0, n)
+            by_need = self._proportional(households.commune, weight * part, release_t * 1000.0, n)
+            has_labour = np.bincount(households.commune, weights=households.labour_days * part, minlength=n) > 0
+            wp = np.where(has_labour, p.work_points_share, 0.0)[households.commune]
+            return (1.0 - wp) * by_need + wp * by_work
+        return self._proportional(households.commune, weight * part, release_t * 1000.0, n)
+
+    @staticmethod
+    def _proportional(group: np.ndarray, weight: np.ndarray, total: np.ndarray, n_groups: int) -> np.ndarray:
+        """Split each group's `total` among its members in proportion to `weight`."""
+        sums = np.bincount(group, weights=weight, minlength=n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_unit = np.where(sums > 0, total / sums, 0.0)
+        return weight * per_unit[group]

@@ -1,0 +1,233 @@
+"""Procurement: the state's grain quota, its extraction after the harvests, and resales to deficit communes.
+
+Quotas take a share of the surplus above the peasants' retention standard (the 1955 'three fixes': the
+state bought the grain above rations of 417 jin a person, seed and feed), which makes them progressive in
+output per head, as Meng, Qian & Yared 2015 describe. They are fixed in advance (`flexible = false`): in
+January the quota for the year is `rate` times the surplus the commune *reported* last year, so an inflated
+report raises it, and a poor harvest does not lower it. With `flexible = true` the quota is instead `rate`
+times the *actual* surplus of each harvest, set after it. The quota falls due in proportion to the two
+harvests and is collected month by month from the granary, down to a protected floor: the food grain for
+the rural population until the next harvest (`floor_kg_per_capita_year`) and the seed for the next sowing.
+During the anti-hiding campaigns (`anti_hiding_schedule`, from February 1959) the cadres' searches take part
+of the floor too (`anti_hiding` x the campaign's intensity x the province's pressure).
+Unpaid quota is forgiven at the end of the year.
+
+Communes whose food (granary and households' private stocks) falls short of the floor until the next harvest
+ask the state for resales; the state grants what its pool allows (see `state_grain`), and a commune
+receives only `resale_speed` of its shortfall a month: limited and slow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from greatleap.core.module import Module, ResultSpec, StepContext
+from greatleap.core.params import ParamSection, param
+from greatleap.core.schedule import interpolate_schedule
+from greatleap.core.state import StateSpec
+from greatleap.core.world import ProvinceShard
+from greatleap.modules.crops import months_to_next_harvest
+
+
+class ProcurementParams(ParamSection):
+    rate: float = param(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="quota as a share of the surplus above retention and seed",
+        source="derived: 1957 net procurement ~41.9 Mt unhusked (gross 48.04 Mt trade grain x the 1958 ratio of "
+        "net to gross 41.73 / 56.27, / 0.85; national_series.csv, unverified) over the 1957 surplus (195 Mt "
+        "output - 208 kg x 540 million rural persons - seed) of ~72 Mt. The model's communes grow grain only, "
+        "so the resales of normal years to cash-crop and pastoral areas are netted out",
+        status="derived",
+    )
+    retention_kg_per_capita_year: float = param(
+        208.5,
+        ge=0.0,
+        le=500.0,
+        unit="kg unhusked/person/year",
+        description="grain per rural person the quota leaves out of the surplus (the retention standard)",
+        source="food_system.csv: 1955 retention standard of 417 jin of rations a person (verified)",
+        status="verified",
+    )
+    flexible: bool = param(
+        False,
+        description="quotas set on the actual harvest, after it (the counterfactual of MQY 2015)",
+        source="policy lever; false = history",
+    )
+    summer_quota_share: float = param(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="share of the annual quota due at the summer harvest",
+        source="equal to the summer harvest's share of output (agriculture.summer_output_share)",
+    )
+    floor_kg_per_capita_year: float = param(
+        190.0,
+        ge=0.0,
+        le=400.0,
+        unit="kg unhusked/person/year",
+        description="food grain per rural person protected from extraction (the 'subsistence floor')",
+        source="food_system.csv subsistence rows",
+        status="estimated",
+    )
+    anti_hiding: float = param(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of the protected floor that anti-hiding searches take at full intensity",
+        source="assumption: the searches for 'hidden' grain took food grain and seed (Yang 2008)",
+        status="assumption",
+    )
+    anti_hiding_schedule: dict[str, float] = param(
+        {
+            "1959-01": 0.0,
+            "1959-02": 1.0,
+            "1959-05": 0.5,
+            "1959-08": 0.5,
+            "1959-10": 1.0,
+            "1960-06": 0.5,
+            "1960-11": 0.0,
+        },
+        description="intensity of the anti-hiding campaigns (0-1) by month, linear in between",
+        source="food_system.csv: the anti-hiding drive began 22 Feb 1959 (verified); renewed after Lushan "
+        "(organisation.csv); levels are assumptions",
+        status="partly_verified",
+    )
+    resale_speed: float = param(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="share of a commune's food shortfall the state can refill in a month",
+        source="assumption: resales were limited and slow",
+        status="assumption",
+    )
+
+
+class Procurement(Module):
+    """Quotas, extraction and resales per commune."""
+
+    name = "procurement"
+    Params = ProcurementParams
+    params: ProcurementParams
+    states = (
+        StateSpec("quota_t", "commune", "float64", 0.0, "this year's quota, tonnes"),
+        StateSpec("quota_due_t", "commune", "float64", 0.0, "quota fallen due and not yet delivered, tonnes"),
+        StateSpec("resale_request_t", "commune", "float64", 0.0, "food shortfall the commune asks the state for"),
+        StateSpec("flow_procured_t", "commune", "float64", 0.0, "this month: grain delivered to the state"),
+        StateSpec("flow_resales_t", "commune", "float64", 0.0, "this month: resales received from the state"),
+        StateSpec("procured_t", "province", "float64", 0.0, "grain delivered to the state this month (real t)"),
+        StateSpec("resale_requested_t", "province", "float64", 0.0, "resales asked for this month (real t)"),
+        StateSpec("resale_granted_t", "province", "float64", 0.0, "resales the state grants this month (real t)"),
+    )
+    results = (
+        ResultSpec("procurement_mt", "flow", "Mt", "grain delivered to the state (unhusked)"),
+        ResultSpec("quota_mt", "flow", "Mt", "quota fallen due (unhusked)"),
+        ResultSpec("resales_mt", "flow", "Mt", "grain sold back by the state to deficit communes"),
+        ResultSpec(
+            "procurement_ratio",
+            "ratio",
+            "share",
+            "procurement as a share of grain output",
+            numerator="procurement_mt",
+            denominator="grain_output_mt",
+        ),
+        ResultSpec(
+            "grain_retained_mt",
+            "sum",
+            "Mt",
+            "grain output less procurement plus resales",
+            terms=("grain_output_mt", "-procurement_mt", "resales_mt"),
+        ),
+        ResultSpec(
+            "grain_retained_per_capita_kg",
+            "ratio",
+            "kg/person/year",
+            "grain retained in the countryside per rural person a year",
+            numerator="grain_retained_mt",
+            denominator="rural_persons",
+            scale=1e9,
+        ),
+    )
+
+    def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        self._set_quota(shard)
+
+    def surplus(self, shard: ProvinceShard, output_t: np.ndarray, year_share: float = 1.0) -> np.ndarray:
+        """Output above the retention standard and the seed, for `year_share` of a year's output."""
+        communes = shard.communes
+        retained = self.params.retention_kg_per_capita_year * communes.population / 1000.0
+        seed = communes.seed_reserve_t  # one sowing's seed: about half a year's
+        return np.maximum(output_t - (retained + 2.0 * seed) * year_share, 0.0) * ~communes.is_urban
+
+    def _set_quota(self, shard: ProvinceShard) -> None:
+        p = self.params
+        communes = shard.communes
+        if p.flexible:
+            communes.quota_t[:] = 0.0  # set after each harvest from the actual output
+            return
+        communes.quota_t[:] = p.rate * self.surplus(shard, communes.reported_last_year_t)
+
+    def protected_floor(self, shard: ProvinceShard, ctx: StepContext, pressure: float) -> np.ndarray:
+        """Grain (t) a commune keeps against extraction: food until the next harvest, plus seed; anti-hiding
+        searches, where the campaign and the province's pressure push them, take part of the food."""
+        p = self.params
+        communes = shard.communes
+        months = months_to_next_harvest(ctx.month)
+        food = p.floor_kg_per_capita_year * communes.population * months / 12.0 / 1000.0
+        drive = interpolate_schedule(p.anti_hiding_schedule, ctx.year, ctx.month)
+        searched = 0.0 if p.flexible else p.anti_hiding * min(drive * pressure, 1.0)
+        return (food * (1.0 - searched) + communes.seed_reserve_t) * ~communes.is_urban
+
+    def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        p = self.params
+        communes = shard.communes
+        assert ctx.nation is not None
+        if ctx.month == 1 and ctx.t > 0:
+            communes.quota_due_t[:] = 0.0  # unpaid quota is forgiven at the end of the year
+            self._set_quota(shard)
+        harvest = communes.harvest_t
+        fallen_due = np.zeros(communes.count)
+        if ctx.month in (6, 10):
+            share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
+            if p.flexible:
+                fallen_due = p.rate * self.surplus(shard, harvest, share)
+            else:
+                fallen_due = communes.quota_t * share
+        communes.quota_due_t[:] += fallen_due
+
+        pressure = float(ctx.nation.provinces.pressure[shard.index])
+        available = np.maximum(communes.granary_t - self.protected_floor(shard, ctx, pressure), 0.0)
+        delivered = np.minimum(communes.quota_due_t, available)
+        communes.granary_t[:] -= delivered
+        communes.quota_due_t[:] -= delivered
+        communes.flow_procured_t[:] = delivered
+
+        # Resale requests: food short of the floor until the next harvest.
+        months = months_to_next_harvest(ctx.month)
+        need = p.floor_kg_per_capita_year * communes.population * months / 12.0 / 1000.0
+        private = (
+            np.bincount(shard.households.commune, weights=shard.households.private_stock_kg, minlength=communes.count)
+            / 1000.0
+        )
+        food = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0) + private
+        request = np.maximum(need - food, 0.0) * p.resale_speed * ~communes.is_urban
+        communes.resale_request_t[:] = request
+
+        weight = shard.commune_weight
+        ctx.nation.provinces.procured_t[shard.index] = float(delivered @ weight)
+        ctx.nation.provinces.resale_requested_t[shard.index] = float(request @ weight)
+        ctx.record("procurement_mt", delivered / 1e6)
+        ctx.record("quota_mt", fallen_due / 1e6)
+
+    def receive(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """After the state's decision: each commune receives its share of the province's granted resales."""
+        communes = shard.communes
+        assert ctx.nation is not None
+        granted = float(ctx.nation.provinces.resale_granted_t[shard.index])
+        asked = float(communes.resale_request_t @ shard.commune_weight)
+        share = granted / asked if asked > 0 else 0.0
+        received = communes.resale_request_t * share
+        communes.granary_t[:] += received
+        communes.flow_resales_t[:] = received
+        ctx.record("resales_mt", received / 1e6)

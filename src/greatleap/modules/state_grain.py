@@ -1,0 +1,195 @@
+"""The state grain pool: procurement and imports in; urban rations, exports, other state uses, resales out.
+
+Once a month, after every province has delivered its procurement, the state:
+
+1. adds the month's procurement and imports (`imports_by_year`, spread evenly over the months) to its stock;
+2. feeds the urban population first: `urban_ration_kg_per_month` per registered urban resident, cut by up to
+   `urban_cut_max` as the stock falls below `stock_target_mt` (the city rations cut of 1960), and never more
+   than the stock holds;
+3. exports (`exports_by_year`, as far as the stock allows), then covers its other uses (the army, industry,
+   the non-agricultural rural population; `other_uses_mt_per_year`);
+4. loses `storage_loss_per_year` of its stock;
+5. grants the resales the communes asked for, up to `resale_share_of_stock` of what is left above
+   `reserve_floor_mt`.
+
+Every tonne is accounted for: stock after = stock before + procurement + imports - urban rations - exports -
+other uses - losses - resales. Historical exports and imports are in trade grain (national_series.csv) and
+are converted to unhusked grain by `trade_to_unhusked`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from greatleap.core.module import Module, ResultSpec, StepContext
+from greatleap.core.params import ParamSection, param
+from greatleap.core.schedule import by_year
+from greatleap.core.state import StateSpec
+from greatleap.core.world import Nation, ProvinceShard
+
+_TRADE_SOURCE = "national_series.csv grain_{kind} 1957-1962 (Mt, trade grain; status per row)"
+
+
+class StateGrainParams(ParamSection):
+    initial_stock_mt: float = param(
+        35.0,
+        ge=0.0,
+        le=200.0,
+        unit="Mt unhusked",
+        description="state grain stock on 1 January 1957",
+        source="estimated from food_system.csv: state stocks on 30 June 1954-58 were 30.7-42.7 bn jin (15-21 Mt, "
+        "verified); adding six months of urban rations, exports and other uses (~3 Mt a month) gives the "
+        "January stock",
+        status="estimated",
+    )
+    urban_ration_kg_per_month: float = param(
+        19.2,
+        ge=0.0,
+        le=60.0,
+        unit="kg unhusked/person/month",
+        description="grain supplied per registered urban resident a month when stocks are ample",
+        source="derived: urban grain consumption 1957 196 kg trade grain/person/year (national_series.csv) / 12 / 0.85",
+        status="derived",
+    )
+    urban_cut_max: float = param(
+        0.2,
+        ge=0.0,
+        le=0.9,
+        description="largest cut of urban rations when the stock runs low",
+        source="food_system.csv urban ration standard rows (1960 cuts)",
+        status="estimated",
+    )
+    stock_target_mt: float = param(
+        15.0,
+        ge=0.0,
+        le=200.0,
+        unit="Mt",
+        description="stock below which the state starts cutting urban rations",
+        source="assumption",
+        status="assumption",
+    )
+    exports_by_year: dict[int, float] = param(
+        {1957: 2.09, 1958: 2.88, 1959: 4.16, 1960: 2.72, 1961: 1.35, 1962: 1.03},
+        unit="Mt trade grain",
+        description="grain exports by year",
+        source=_TRADE_SOURCE.format(kind="exports"),
+        status="unverified",
+    )
+    imports_by_year: dict[int, float] = param(
+        {1957: 0.17, 1958: 0.22, 1959: 0.0, 1960: 0.07, 1961: 5.81, 1962: 4.92},
+        unit="Mt trade grain",
+        description="grain imports by year",
+        source=_TRADE_SOURCE.format(kind="imports"),
+        status="unverified",
+    )
+    trade_to_unhusked: float = param(
+        1.0 / 0.85,
+        ge=1.0,
+        le=1.5,
+        description="unhusked grain per unit of trade grain",
+        source="nutrition.csv unhusked_to_trade_grain 0.85",
+        status="estimated",
+    )
+    other_uses_mt_per_year: float = param(
+        12.0,
+        ge=0.0,
+        le=100.0,
+        unit="Mt unhusked",
+        description="state grain for the army, industry and the non-agricultural rural population",
+        source="estimated: what closes the 1957 balance of procurement against urban rations, exports and "
+        "resales (food_system.csv)",
+        status="estimated",
+    )
+    storage_loss_per_year: float = param(
+        0.02,
+        ge=0.0,
+        le=0.3,
+        description="share of the state stock lost a year",
+        source="assumption",
+        status="assumption",
+    )
+    reserve_floor_mt: float = param(
+        5.0,
+        ge=0.0,
+        le=100.0,
+        unit="Mt",
+        description="stock the state keeps back from resales",
+        source="assumption",
+        status="assumption",
+    )
+    resale_share_of_stock: float = param(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="share of the stock above the floor the state will resell in a month",
+        source="assumption",
+        status="assumption",
+    )
+
+
+class StateGrain(Module):
+    """The state's grain pool (a nation phase) and the registration of urban residents (a province phase)."""
+
+    name = "state_grain"
+    Params = StateGrainParams
+    params: StateGrainParams
+    states = (
+        StateSpec("state_stock_t", "nation", "float64", 0.0, "grain in the state's pool, tonnes"),
+        StateSpec("urban_persons", "province", "float64", 0.0, "registered urban residents (real persons)"),
+        StateSpec("urban_ration_granted_t", "province", "float64", 0.0, "urban grain the state supplies this month"),
+    )
+    results = (
+        ResultSpec("state_stock_mt", "stock", "Mt", "grain in the state's pool", scope="nation"),
+        ResultSpec("grain_exports_mt", "flow", "Mt", "grain exported (unhusked)", scope="nation"),
+        ResultSpec("grain_imports_mt", "flow", "Mt", "grain imported (unhusked)", scope="nation"),
+        ResultSpec("state_other_uses_mt", "flow", "Mt", "army, industry, non-agricultural rural", scope="nation"),
+        ResultSpec("state_losses_mt", "flow", "Mt", "storage losses of the state pool", scope="nation"),
+        ResultSpec("urban_ration_mt", "flow", "Mt", "grain the state supplies to urban residents", scope="nation"),
+        ResultSpec("urban_ration_cut", "stock", "share", "cut of the urban ration standard", scope="nation"),
+    )
+
+    def init_nation(self, nation: Nation, ctx: StepContext) -> None:
+        nation.state.state_stock_t[0] = self.params.initial_stock_mt * 1e6
+
+    def report(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Province phase: register the province's urban residents with the state."""
+        communes = shard.communes
+        assert ctx.nation is not None
+        urban = (communes.population * communes.is_urban).astype(np.float64)
+        ctx.nation.provinces.urban_persons[shard.index] = float(urban @ shard.commune_weight)
+
+    def step_nation(self, nation: Nation, ctx: StepContext) -> None:
+        p = self.params
+        provinces, state = nation.provinces, nation.state
+        stock = float(state.state_stock_t[0])
+        imports = by_year(p.imports_by_year, ctx.year) * p.trade_to_unhusked * 1e6 / 12.0
+        stock += float(provinces.procured_t.sum()) + imports
+
+        shortfall = max(0.0, 1.0 - stock / (p.stock_target_mt * 1e6)) if p.stock_target_mt > 0 else 0.0
+        cut = p.urban_cut_max * min(shortfall, 1.0)
+        urban_need = provinces.urban_persons * p.urban_ration_kg_per_month * (1.0 - cut) / 1000.0
+        total_need = float(urban_need.sum())
+        paid = min(total_need, stock)
+        provinces.urban_ration_granted_t[:] = urban_need * (paid / total_need if total_need > 0 else 0.0)
+        stock -= paid
+        exports = min(by_year(p.exports_by_year, ctx.year) * p.trade_to_unhusked * 1e6 / 12.0, stock)
+        stock -= exports
+        other = min(p.other_uses_mt_per_year * 1e6 / 12.0, stock)
+        stock -= other
+        losses = stock * p.storage_loss_per_year / 12.0
+        stock -= losses
+        budget = max(0.0, stock - p.reserve_floor_mt * 1e6) * p.resale_share_of_stock
+        asked = provinces.resale_requested_t
+        asked_total = float(asked.sum())
+        granted = min(asked_total, budget)
+        provinces.resale_granted_t[:] = asked * (granted / asked_total if asked_total > 0 else 0.0)
+        stock -= granted
+        state.state_stock_t[0] = stock
+
+        ctx.record_nation("state_stock_mt", stock / 1e6)
+        ctx.record_nation("grain_exports_mt", exports / 1e6)
+        ctx.record_nation("grain_imports_mt", imports / 1e6)
+        ctx.record_nation("state_other_uses_mt", other / 1e6)
+        ctx.record_nation("state_losses_mt", losses / 1e6)
+        ctx.record_nation("urban_ration_mt", paid / 1e6)
+        ctx.record_nation("urban_ration_cut", cut)
