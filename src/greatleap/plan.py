@@ -32,11 +32,13 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("procurement", Procurement),
     ("urban registration", StateGrain, "province", "report"),
     ("state grain pool", StateGrain, "nation"),
+    ("procurement: state needs", Procurement, "nation"),
     ("resales", Procurement, "province", "receive"),
     ("mess halls and distribution", MessHalls),
     ("household food", HouseholdFood),
     ("consumption and nutrition", Nutrition),
     ("food needs", HouseholdFood, "province", "after_nutrition"),
+    ("accounts: closing stocks", GrainAccounts, "province", "close"),
     ("demography", Demography),
 )
 

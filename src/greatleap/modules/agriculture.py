@@ -232,7 +232,6 @@ class Agriculture(Module):
         ResultSpec("grain_left_in_field_mt", "flow", "Mt", "grain left unharvested for want of labour"),
         ResultSpec("seed_used_mt", "flow", "Mt", "seed taken from the granaries"),
         ResultSpec("grain_losses_mt", "flow", "Mt", "post-harvest losses and feed"),
-        ResultSpec("granary_mt", "stock", "Mt", "grain in the collective granaries"),
         ResultSpec("sown_area_mha", "flow", "Mha", "grain area sown (a year: both crops), million ha"),
         ResultSpec(
             "grain_output_mt",
@@ -349,7 +348,6 @@ class Agriculture(Module):
         ctx.record("grain_left_in_field_mt", left / 1e6)
         ctx.record("seed_used_mt", seed / 1e6)
         ctx.record("grain_losses_mt", losses / 1e6)
-        ctx.record("granary_mt", communes.granary_t / 1e6)
         ctx.record("sown_area_mha", communes.sown_this_month_ha / 1e6)
         ctx.record("planned_sown_area_mha", communes.planned_sown_ha / 1e6)
 

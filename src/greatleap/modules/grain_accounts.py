@@ -5,7 +5,7 @@ start of each month it notes the opening stocks; under `--check` (and in the tes
 commune, that
 
     granary after = granary before + harvest - losses - seed - procurement + resales + confiscated
-                    - distributed - served in the mess hall
+                    - distributed - served in the mess hall - wasted in it - wasted in it
     private stores after = before + distributed + plot output - confiscated - eaten from private stores
 
 to float precision, and that no stock is negative. (The state's pool balances by construction in
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.core.module import Module, StepContext
+from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard
@@ -33,6 +33,15 @@ class GrainAccounts(Module):
         StateSpec("granary_opening_t", "commune", "float64", 0.0, "the granary at the start of the month"),
         StateSpec("private_opening_t", "commune", "float64", 0.0, "private stores at the start of the month"),
     )
+    results = (
+        ResultSpec("granary_mt", "stock", "Mt", "grain in the collective granaries at the end of the month"),
+        ResultSpec("private_stock_mt", "stock", "Mt", "grain in households' own stores at the end of the month"),
+    )
+
+    def close(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """The last food phase of the month: record the closing stocks."""
+        ctx.record("granary_mt", shard.communes.granary_t / 1e6)
+        ctx.record("private_stock_mt", self._private(shard) / 1e6)
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         communes = shard.communes
@@ -62,6 +71,7 @@ class GrainAccounts(Module):
             + c.flow_confiscated_t
             - c.flow_distributed_t
             - c.flow_served_t
+            - c.flow_wasted_t
         )
         private = (
             c.private_opening_t + c.flow_distributed_t + c.flow_plots_t - c.flow_confiscated_t - c.flow_eaten_private_t

@@ -115,7 +115,6 @@ class HouseholdFood(Module):
         ResultSpec("grain_output_plots_mt", "flow", "Mt", "grain-equivalent output of private plots"),
         ResultSpec("private_consumption_mt", "flow", "Mt", "grain households ate from their own stores"),
         ResultSpec("urban_consumption_mt", "flow", "Mt", "grain urban households ate"),
-        ResultSpec("private_stock_mt", "stock", "Mt", "grain in households' own stores"),
     )
     streams = ("food_access",)
 
@@ -194,9 +193,6 @@ class HouseholdFood(Module):
         ctx.record("grain_output_plots_mt", np.bincount(commune, weights=plot_kg, minlength=n_communes) / 1e9)
         ctx.record("private_consumption_mt", np.bincount(commune, weights=eaten, minlength=n_communes) / 1e9)
         ctx.record("urban_consumption_mt", np.bincount(commune, weights=urban_kg, minlength=n_communes) / 1e9)
-        ctx.record(
-            "private_stock_mt", np.bincount(commune, weights=households.private_stock_kg, minlength=n_communes) / 1e9
-        )
 
     def after_nutrition(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """After nutrition has updated needs: next month's grain needs."""

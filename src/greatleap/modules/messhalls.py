@@ -9,7 +9,8 @@ From `start` until `close` (the retreat) a share `participation` of rural househ
 mess hall. On opening, `confiscation_share` of their private stocks goes into the granary, and their pots go
 to the furnaces: they may cook only `private_cooking_share` of what they would have eaten from what is left.
 In the first months, until `fill_until`, the mess hall lets everyone 'eat their fill': it serves `fill_factor`
-times what its members need, as long as the granary holds out. Then it rations: each month it serves the
+times what its members need, as long as the granary holds out. A mess hall wastes `waste_share` of what it
+draws (kitchens' waste, pilfering). Then it rations: each month it serves the
 food grain in the granary divided by the months until the next harvest, at most what its members need,
 shared by `rule`: `equal` (by need), `work_points` (part by need, part by work) or `cadre_privilege` (by
 need, cadre households served `cadre_multiplier` times their share).
@@ -62,12 +63,21 @@ class MessHallParams(ParamSection):
         status="verified",
     )
     fill_factor: float = param(
-        1.3,
+        1.8,
         ge=1.0,
-        le=2.5,
+        le=3.0,
         description="food served in the 'eat your fill' phase, per unit of need",
-        source="food_system.csv mess hall over-consumption rows",
-        status="estimated",
+        source="derived: 17.5 Mt 'eaten ahead' in 1958 (food_system.csv, a forum quote attributed to Xue Muqiao: "
+        "weak) over two months of ~9.5 Mt of rural grain need => ~1.9",
+        status="derived",
+    )
+    waste_share: float = param(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="share of what a mess hall draws from the granary that is wasted or taken before it is served",
+        source="assumption: communal kitchens' waste and cadres' pilfering",
+        status="assumption",
     )
     rule: Literal["equal", "work_points", "cadre_privilege"] = Field(
         "cadre_privilege",
@@ -143,6 +153,7 @@ class MessHalls(Module):
         StateSpec("flow_confiscated_t", "commune", "float64", 0.0, "this month: private grain into the granary"),
         StateSpec("flow_distributed_t", "commune", "float64", 0.0, "this month: granary to private stores"),
         StateSpec("flow_served_t", "commune", "float64", 0.0, "this month: grain the mess hall served"),
+        StateSpec("flow_wasted_t", "commune", "float64", 0.0, "this month: grain the mess hall wasted"),
         StateSpec(
             "private_cooking_share",
             "commune",
@@ -155,6 +166,7 @@ class MessHalls(Module):
         ResultSpec("messhall_consumption_mt", "flow", "Mt", "grain served by the mess halls"),
         ResultSpec("distributed_mt", "flow", "Mt", "grain distributed to households by the collectives"),
         ResultSpec("confiscated_mt", "flow", "Mt", "private stocks taken into the granaries"),
+        ResultSpec("messhall_waste_mt", "flow", "Mt", "grain wasted or pilfered in the mess halls"),
         ResultSpec("messhall_persons", "stock", "persons", "persons eating in mess halls", public=False),
         ResultSpec("rural_persons", "stock", "persons", "rural population", public=False),
         ResultSpec(
@@ -207,8 +219,11 @@ class MessHalls(Module):
                 release = np.minimum(available, p.fill_factor * need_part)
             else:
                 release = np.minimum(available * part_share / months_to_next_harvest(ctx.month), need_part)
-            served = self._share(shard, release, need_kg * part, part)
-            communes.granary_t[:] -= np.bincount(households.commune, weights=served, minlength=n_communes) / 1000.0
+            served = self._share(shard, release * (1.0 - p.waste_share), need_kg * part, part)
+            served_t = np.bincount(households.commune, weights=served, minlength=n_communes) / 1000.0
+            wasted = served_t * p.waste_share / (1.0 - p.waste_share) if p.waste_share < 1 else release
+            communes.granary_t[:] -= served_t + wasted
+            communes.flow_wasted_t[:] = wasted
             available = available - release
 
         # Distribution to households outside the mess halls: at harvests, and as relief in between.
@@ -240,6 +255,7 @@ class MessHalls(Module):
         communes.flow_confiscated_t[:] = np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1000.0
         communes.flow_distributed_t[:] = handed_out
         communes.flow_served_t[:] = weight_served / 1000.0
+        ctx.record("messhall_waste_mt", communes.flow_wasted_t / 1e6)
         ctx.record("messhall_consumption_mt", weight_served / 1e9)
         ctx.record("distributed_mt", handed_out / 1e6)
         ctx.record("confiscated_mt", np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1e9)

@@ -4,13 +4,19 @@ Quotas take a share of the surplus above the peasants' retention standard (the 1
 state bought the grain above rations of 417 jin a person, seed and feed), which makes them progressive in
 output per head, as Meng, Qian & Yared 2015 describe. They are fixed in advance (`flexible = false`): in
 January the quota for the year is `rate` times the surplus the commune *reported* last year, so an inflated
-report raises it, and a poor harvest does not lower it. With `flexible = true` the quota is instead `rate`
+report raises it, and a poor harvest does not lower it; it grows with what the state needs (its requirement
+relative to 1957: more city mouths, more exports). With `flexible = true` the quota is instead `rate`
 times the *actual* surplus of each harvest, set after it. The quota falls due in proportion to the two
 harvests and is collected month by month from the granary, down to a protected floor: the food grain for
 the rural population until the next harvest (`floor_kg_per_capita_year`) and the seed for the next sowing.
 During the anti-hiding campaigns (`anti_hiding_schedule`, from February 1959) the cadres' searches take part
 of the floor too (`anti_hiding` x the campaign's intensity x the province's pressure).
 Unpaid quota is forgiven at the end of the year.
+
+The state's own needs put a floor under the quotas (`meet_state_needs`): at each harvest, if the quotas
+falling due fall short of the harvest's share of what the state needs in a year (urban rations first,
+see `state_grain`), every commune's due is raised in proportion. Flexible quotas take the commune's 1957
+share of output (its 1957 quota over its 1957 output) of the actual harvest.
 
 Communes whose food (granary and households' private stocks) falls short of the floor until the next harvest
 ask the state for resales; the state grants what its pool allows (see `state_grain`), and a commune
@@ -61,6 +67,12 @@ class ProcurementParams(ParamSection):
         le=1.0,
         description="share of the annual quota due at the summer harvest",
         source="equal to the summer harvest's share of output (agriculture.summer_output_share)",
+    )
+    meet_state_needs: bool = param(
+        True,
+        description="raise the quotas, if need be, to what the state needs (the cities are fed first)",
+        source="policy lever; true = history (the plan began from the state's needs: food_system.csv 1959 "
+        "'three fixes' of 110 bn jin a year)",
     )
     floor_kg_per_capita_year: float = param(
         190.0,
@@ -114,6 +126,10 @@ class Procurement(Module):
         StateSpec("quota_t", "commune", "float64", 0.0, "this year's quota, tonnes"),
         StateSpec("quota_due_t", "commune", "float64", 0.0, "quota fallen due and not yet delivered, tonnes"),
         StateSpec("resale_request_t", "commune", "float64", 0.0, "food shortfall the commune asks the state for"),
+        StateSpec("quota_fallen_t", "commune", "float64", 0.0, "quota fallen due this month, before the floor"),
+        StateSpec("flexible_share", "commune", "float64", 0.0, "the 1957 quota over the 1957 output"),
+        StateSpec("quota_fallen_total_t", "province", "float64", 0.0, "quota fallen due this month (real t)"),
+        StateSpec("quota_factor", "nation", "float64", 1.0, "this harvest's quotas raised to the state's needs"),
         StateSpec("flow_procured_t", "commune", "float64", 0.0, "this month: grain delivered to the state"),
         StateSpec("flow_resales_t", "commune", "float64", 0.0, "this month: resales received from the state"),
         StateSpec("procured_t", "province", "float64", 0.0, "grain delivered to the state this month (real t)"),
@@ -151,6 +167,10 @@ class Procurement(Module):
     )
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        communes = shard.communes
+        base = self.params.rate * self.surplus(shard, communes.output_1957_t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            communes.flexible_share[:] = np.where(communes.output_1957_t > 0, base / communes.output_1957_t, 0.0)
         self._set_quota(shard)
 
     def surplus(self, shard: ProvinceShard, output_t: np.ndarray, year_share: float = 1.0) -> np.ndarray:
@@ -160,13 +180,20 @@ class Procurement(Module):
         seed = communes.seed_reserve_t  # one sowing's seed: about half a year's
         return np.maximum(output_t - (retained + 2.0 * seed) * year_share, 0.0) * ~communes.is_urban
 
-    def _set_quota(self, shard: ProvinceShard) -> None:
+    def _set_quota(self, shard: ProvinceShard, needs: float = 1.0) -> None:
+        """January: the year's quota on last year's reported surplus, scaled by the state's needs."""
         p = self.params
         communes = shard.communes
         if p.flexible:
             communes.quota_t[:] = 0.0  # set after each harvest from the actual output
             return
-        communes.quota_t[:] = p.rate * self.surplus(shard, communes.reported_last_year_t)
+        communes.quota_t[:] = p.rate * needs * self.surplus(shard, communes.reported_last_year_t)
+
+    @staticmethod
+    def state_needs(ctx: StepContext) -> float:
+        """The state's requirement relative to 1957's: quotas grow with the cities and the exports."""
+        assert ctx.nation is not None
+        return float(ctx.nation.state.state_needs_index[0])
 
     def protected_floor(self, shard: ProvinceShard, ctx: StepContext, pressure: float) -> np.ndarray:
         """Grain (t) a commune keeps against extraction: food until the next harvest, plus seed; anti-hiding
@@ -185,16 +212,18 @@ class Procurement(Module):
         assert ctx.nation is not None
         if ctx.month == 1 and ctx.t > 0:
             communes.quota_due_t[:] = 0.0  # unpaid quota is forgiven at the end of the year
-            self._set_quota(shard)
+            self._set_quota(shard, self.state_needs(ctx))
         harvest = communes.harvest_t
         fallen_due = np.zeros(communes.count)
         if ctx.month in (6, 10):
             share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
             if p.flexible:
-                fallen_due = p.rate * self.surplus(shard, harvest, share)
+                fallen_due = communes.flexible_share * harvest * self.state_needs(ctx)
             else:
                 fallen_due = communes.quota_t * share
         communes.quota_due_t[:] += fallen_due
+        communes.quota_fallen_t[:] = fallen_due
+        ctx.nation.provinces.quota_fallen_total_t[shard.index] = float(fallen_due @ shard.commune_weight)
 
         pressure = float(ctx.nation.provinces.pressure[shard.index])
         available = np.maximum(communes.granary_t - self.protected_floor(shard, ctx, pressure), 0.0)
@@ -218,12 +247,28 @@ class Procurement(Module):
         ctx.nation.provinces.procured_t[shard.index] = float(delivered @ weight)
         ctx.nation.provinces.resale_requested_t[shard.index] = float(request @ weight)
         ctx.record("procurement_mt", delivered / 1e6)
-        ctx.record("quota_mt", fallen_due / 1e6)
+
+    def step_nation(self, nation, ctx: StepContext) -> None:
+        """At a harvest: raise this harvest's quotas to the state's needs, if they fall short."""
+        p = self.params
+        state = nation.state
+        state.quota_factor[0] = 1.0
+        if ctx.month not in (6, 10) or not p.meet_state_needs:
+            return
+        share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
+        needed = float(state.state_requirement_t[0]) * share
+        fallen = float(nation.provinces.quota_fallen_total_t.sum())
+        if fallen > 0:
+            state.quota_factor[0] = max(1.0, needed / fallen)
 
     def receive(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        """After the state's decision: each commune receives its share of the province's granted resales."""
+        """After the state's decisions: quotas raised to its needs; each commune's share of the resales."""
         communes = shard.communes
         assert ctx.nation is not None
+        raised = communes.quota_fallen_t * (float(ctx.nation.state.quota_factor[0]) - 1.0)
+        communes.quota_due_t[:] += raised
+        ctx.record("quota_mt", (communes.quota_fallen_t + raised) / 1e6)
+        communes.quota_fallen_t[:] = 0.0
         granted = float(ctx.nation.provinces.resale_granted_t[shard.index])
         asked = float(communes.resale_request_t @ shard.commune_weight)
         share = granted / asked if asked > 0 else 0.0

@@ -12,6 +12,9 @@ Once a month, after every province has delivered its procurement, the state:
 5. grants the resales the communes asked for, up to `resale_share_of_stock` of what is left above
    `reserve_floor_mt`.
 
+It also states what it needs from procurement in a year (urban rations, other uses, net exports, and
+its stock back to the target), which `procurement` uses as a floor under the year's quotas.
+
 Every tonne is accounted for: stock after = stock before + procurement + imports - urban rations - exports -
 other uses - losses - resales. Historical exports and imports are in trade grain (national_series.csv) and
 are converted to unhusked grain by `trade_to_unhusked`.
@@ -100,6 +103,16 @@ class StateGrainParams(ParamSection):
         "resales (food_system.csv)",
         status="estimated",
     )
+    requirement_1957_mt: float = param(
+        37.2,
+        ge=1.0,
+        le=500.0,
+        unit="Mt unhusked",
+        description="the state's requirement in 1957, the reference of its needs index",
+        source="derived: 99.5 million urban residents x 19.2 kg x 12 (22.9 Mt) + other uses 12 Mt + 1957 net "
+        "exports (2.09 - 0.17) / 0.85 (2.3 Mt), all from this section's defaults",
+        status="derived",
+    )
     storage_loss_per_year: float = param(
         0.02,
         ge=0.0,
@@ -135,6 +148,15 @@ class StateGrain(Module):
     params: StateGrainParams
     states = (
         StateSpec("state_stock_t", "nation", "float64", 0.0, "grain in the state's pool, tonnes"),
+        StateSpec(
+            "state_requirement_t",
+            "nation",
+            "float64",
+            0.0,
+            "grain the state needs from procurement in a year: urban rations, other uses, net exports, "
+            "and the stock back to its target",
+        ),
+        StateSpec("state_needs_index", "nation", "float64", 1.0, "the state's requirement over its 1957 level"),
         StateSpec("urban_persons", "province", "float64", 0.0, "registered urban residents (real persons)"),
         StateSpec("urban_ration_granted_t", "province", "float64", 0.0, "urban grain the state supplies this month"),
     )
@@ -185,6 +207,14 @@ class StateGrain(Module):
         provinces.resale_granted_t[:] = asked * (granted / asked_total if asked_total > 0 else 0.0)
         stock -= granted
         state.state_stock_t[0] = stock
+        year = by_year(p.exports_by_year, ctx.year) - by_year(p.imports_by_year, ctx.year)
+        state.state_requirement_t[0] = (
+            float(provinces.urban_persons.sum()) * p.urban_ration_kg_per_month * 12.0 / 1000.0
+            + p.other_uses_mt_per_year * 1e6
+            + year * p.trade_to_unhusked * 1e6
+            + max(0.0, p.stock_target_mt * 1e6 - stock)
+        )
+        state.state_needs_index[0] = state.state_requirement_t[0] / (p.requirement_1957_mt * 1e6)
 
         ctx.record_nation("state_stock_mt", stock / 1e6)
         ctx.record_nation("grain_exports_mt", exports / 1e6)

@@ -1,0 +1,91 @@
+"""The food system as a whole: the grain balance, the famine's shape and the counterfactuals' directions."""
+
+import numpy as np
+import pytest
+
+from greatleap.scenario import Scenario
+from tests.conftest import excess_deaths_1959_61, run
+from tests.modules.helpers import tiny_engine
+
+INFLOWS = ("grain_harvested_mt", "grain_output_plots_mt", "grain_imports_mt")
+OUTFLOWS = (
+    "messhall_consumption_mt",
+    "private_consumption_mt",
+    "urban_consumption_mt",
+    "seed_used_mt",
+    "grain_losses_mt",
+    "messhall_waste_mt",
+    "state_losses_mt",
+    "grain_exports_mt",
+    "state_other_uses_mt",
+)
+STOCKS = ("granary_mt", "private_stock_mt", "state_stock_mt")
+
+
+def test_national_grain_balance_holds_every_month(small_results):
+    """output + imports + stocks before = consumption + seed + losses + exports + other uses + stocks after."""
+    monthly = small_results.monthly_national()
+    stocks = monthly[list(STOCKS)].sum(axis=1).to_numpy()
+    inflow = monthly[list(INFLOWS)].sum(axis=1).to_numpy()[1:]
+    outflow = monthly[list(OUTFLOWS)].sum(axis=1).to_numpy()[1:]
+    np.testing.assert_allclose(stocks[:-1] + inflow, outflow + stocks[1:], rtol=1e-9, atol=1e-9)
+    assert (monthly["granary_mt"] >= 0).all() and (monthly["state_stock_mt"] >= 0).all()
+
+
+def test_grain_accounts_catch_grain_that_appears_from_nowhere():
+    engine = tiny_engine()
+    engine.step()
+    engine.shards[0].communes.harvest_t[:] += 5.0  # a harvest no granary received
+    engine.ctx.t = engine.t - 1
+    with pytest.raises(AssertionError, match="does not balance"):
+        next(m for m in engine.modules() if m.name == "grain_accounts").check(engine.shards[0], engine.ctx)
+
+
+def test_the_historical_run_shows_the_famines_shape(historical_run):
+    value = historical_run.value
+    output = {y: value("grain_output_mt", y) for y in range(1957, 1963)}
+    assert output[1958] > output[1959] > output[1960]  # grain output falls from 1958 to 1960
+    assert output[1960] < 0.8 * output[1957]
+    ratio = {y: value("procurement_ratio", y) for y in range(1957, 1963)}
+    assert ratio[1959] > 1.5 * ratio[1957] and ratio[1959] > ratio[1958]  # procurement ratio rises in 1959
+    cdr = {y: value("cdr", y) for y in range(1957, 1963)}
+    assert max(cdr, key=cdr.get) == 1960 and cdr[1960] > 2 * cdr[1957]  # deaths peak in 1960
+    cbr = {y: value("cbr", y) for y in range(1957, 1963)}
+    assert cbr[1960] < cbr[1958] - 3 and cbr[1961] < cbr[1958] - 3  # births fall in 1960-61
+    assert value("grain_reported_mt", 1958) > 1.3 * output[1958]  # reports inflated under the campaign
+    assert value("messhall_share", 1959) > 0.8 and value("messhall_share", 1962) == 0.0
+    assert value("labour_share_conservancy", 1958) > 2 * value("labour_share_conservancy", 1957)
+    assert value("grain_left_in_field_mt", 1958) > 3 * value("grain_left_in_field_mt", 1957)
+
+
+@pytest.mark.parametrize("name", ["flexible_procurement", "honest_reports", "no_mess_halls", "no_exports"])
+def test_each_counterfactual_lowers_excess_deaths(historical_run, name):
+    counterfactual = run(Scenario.load(name), check=False)
+    assert excess_deaths_1959_61(counterfactual) < excess_deaths_1959_61(historical_run)
+
+
+def test_state_feeds_the_cities_first():
+    """A pool short of grain pays the urban rations before exports, other uses and resales."""
+    engine = tiny_engine("state_grain.imports_by_year.1957=0")
+    nation = engine.nation
+    state_grain = next(m for m in engine.modules() if m.name == "state_grain")
+    nation.state.state_stock_t[0] = 0.0
+    nation.provinces.urban_persons[:] = 0.0
+    nation.provinces.urban_persons[0] = 1_000_000.0  # needing 19,200 t of grain a month, less the cut
+    nation.provinces.procured_t[:] = 0.0
+    nation.provinces.procured_t[0] = 10_000.0
+    nation.provinces.resale_requested_t[:] = 5_000.0
+    engine.ctx.t, engine.ctx.module, engine.ctx.shard = 0, state_grain, None
+    state_grain.step_nation(nation, engine.ctx)
+    assert nation.provinces.urban_ration_granted_t.sum() == pytest.approx(10_000.0)  # all of it, to the cities
+    assert nation.provinces.resale_granted_t.sum() == 0.0
+    assert nation.state.state_stock_t[0] == 0.0
+
+
+def test_flexible_quotas_follow_the_actual_harvest_and_rigid_ones_the_reports(historical_run):
+    flexible = run(Scenario.load("flexible_procurement"), check=False)
+    assert flexible.value("procurement_ratio", 1959) < 0.6 * historical_run.value("procurement_ratio", 1959)
+    # In 1957, before the inflation, both rules take about the same share.
+    assert flexible.value("procurement_ratio", 1957) == pytest.approx(
+        historical_run.value("procurement_ratio", 1957), rel=0.25
+    )
