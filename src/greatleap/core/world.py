@@ -174,6 +174,17 @@ class ProvinceShard:
             self.extra["person_commune"] = cached
         return cached[1]  # type: ignore[return-value]
 
+    def sum_by_household(self, per_person: np.ndarray) -> np.ndarray:
+        """Per-household sums of a per-person quantity (persons are stored by household: a fast pass)."""
+        return np.bincount(self.persons.household, weights=per_person, minlength=self.households.count)
+
+    def sum_by_commune(self, per_person: np.ndarray) -> np.ndarray:
+        """Per-commune sums of a per-person quantity, through the households (faster than a direct
+        gather-and-count over persons)."""
+        return np.bincount(
+            self.households.commune, weights=self.sum_by_household(per_person), minlength=self.communes.count
+        )
+
     def person_class(self, t: int) -> np.ndarray:
         """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.
 

@@ -294,7 +294,7 @@ class Demography(Module):
         due[(due == t) | dies] = NOT_PREGNANT
         self._conceive(shard, ctx, person_class, survivors)
         births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
-        deaths = np.bincount(commune, weights=dies, minlength=n_communes).astype(np.int64)
+        deaths = np.rint(shard.sum_by_commune(dies)).astype(np.int64)
         deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
         # Stocks and starvation deaths by age group (counted before the newborns are appended).
         n_groups = len(AGE_GROUPS)

@@ -174,10 +174,14 @@ class Labour(Module):
     )
 
     def able_bodied_table(self) -> np.ndarray:
-        """Per person class: 1 for rural able-bodied ages, else 0."""
-        age, _, urban = class_attributes()
-        p = self.params
-        return ((age >= p.working_age_min) & (age <= p.working_age_max) & (urban == 0)).astype(np.float32)
+        """Per person class: 1 for rural able-bodied ages, else 0 (computed once)."""
+        table = getattr(self, "_able_bodied", None)
+        if table is None:
+            age, _, urban = class_attributes()
+            p = self.params
+            table = ((age >= p.working_age_min) & (age <= p.working_age_max) & (urban == 0)).astype(np.float32)
+            self._able_bodied = table
+        return table
 
     def capacity(self, reserve: np.ndarray) -> np.ndarray:
         p = self.params

@@ -312,7 +312,7 @@ class Nutrition(Module):
         p = self.params
         persons, households, communes = shard.persons, shard.households, shard.communes
         alive = persons.alive
-        need, _need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
+        need, need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
         need = np.where(alive, need, 0.0)
         household = persons.household
         n_households, n_communes = households.count, communes.count
@@ -338,16 +338,16 @@ class Nutrition(Module):
         reserve = persons.energy_reserve
         reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
 
-        commune = shard.person_commune()
         ctx.record("kcal_intake_total", food)
-        ctx.record("kcal_need_total", np.bincount(commune, weights=need, minlength=n_communes))
+        ctx.record("kcal_need_total", shard.sum_by_commune(need))
         ctx.record("persons_fed", fed)
-        ctx.record("reserve_total", np.bincount(commune, weights=np.where(alive, reserve, 0.0), minlength=n_communes))
+        ctx.record("reserve_total", shard.sum_by_commune(np.where(alive, reserve, 0.0)))
         undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
-        ctx.record("persons_undernourished", np.bincount(commune, weights=undernourished, minlength=n_communes))
+        ctx.record("persons_undernourished", shard.sum_by_commune(undernourished))
         urban = communes.is_urban
         ctx.record("kcal_intake_rural", food * ~urban)
         ctx.record("persons_fed_rural", fed * ~urban)
         ctx.record("kcal_intake_urban", food * urban)
         ctx.record("persons_fed_urban", fed * urban)
-        self._set_household_need(shard, ctx.t + 1)
+        # Next month's planning need: this month's need when well fed (a month's ageing makes no difference).
+        households.need_kcal_per_day[:] = shard.sum_by_household(need_well_fed * alive)
