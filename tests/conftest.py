@@ -47,9 +47,3 @@ def baseline_1957() -> Results:
 def historical_run() -> Results:
     """The default historical run, 1957-1962, at the default scale (about 20 s)."""
     return run(Scenario.load("historical"), check=False)
-
-
-def excess_deaths_1959_61(results: Results) -> float:
-    """Deaths 1959-61 above the 1957 crude death rate, persons."""
-    cdr_1957 = results.value("cdr", 1957) / 1000.0
-    return sum(results.value("deaths", y) - cdr_1957 * results.value("population", y) for y in (1959, 1960, 1961))

@@ -19,6 +19,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "annual.parquet",
+        "grain.png",
         "manifest.json",
         "monthly.parquet",
         "national.png",
@@ -99,3 +100,33 @@ def test_scenarios_lists_builtins_with_descriptions():
     assert result.exit_code == 0
     assert "historical" in result.output and "ration_cut" in result.output
     assert "as it happened" in result.output
+
+
+def test_compare_puts_scenarios_side_by_side_with_excess_deaths():
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "historical",
+            "honest_reports",
+            "--scale",
+            "1",
+            "--set",
+            'run.end="1961-12"',
+            "--markdown",
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == ["historical", "honest_reports"]
+    excess = [float(row.split("|")[3]) for row in rows]
+    assert excess[1] < excess[0]  # honest reports: fewer excess deaths
+    assert float(rows[1].split("|")[4]) < 0  # the difference against historical is printed
+
+
+def test_compare_refuses_an_unknown_scenario_before_running_anything():
+    result = runner.invoke(app, ["compare", "historical", "utopia"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: scenario: 'utopia' is neither a built-in scenario")

@@ -18,7 +18,7 @@ def test_builtin_scenarios_load_and_describe_themselves():
 def test_base_inheritance_overrides_only_what_it_names():
     cut = Scenario.load("ration_cut")
     historical = Scenario.load("historical")
-    assert cut.section("nutrition").intake_scale == 0.7
+    assert cut.section("nutrition").intake_scale == 0.85
     assert cut.section("demography") == historical.section("demography")
     assert cut.run == historical.run
 
@@ -76,7 +76,7 @@ def test_written_toml_reloads_to_the_same_scenario(tmp_path):
     scenario = Scenario.load("ration_cut", ["demography.mortality_scale=0.8"])
     path = tmp_path / "copy.toml"
     path.write_text(scenario.to_toml())
-    assert tomllib.loads(path.read_text())["nutrition"]["intake_scale"] == 0.7
+    assert tomllib.loads(path.read_text())["nutrition"]["intake_scale"] == 0.85
     again = Scenario.load(str(path))
     assert again.config_hash() == scenario.config_hash()
 

@@ -128,6 +128,61 @@ def run(
 
 
 @app.command()
+def compare(
+    names: Annotated[list[str] | None, typer.Argument(help="scenarios (default: every built-in one)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override for every scenario: key=value")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of every run")] = None,
+    scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
+    workers: Annotated[int, typer.Option(help="local worker processes")] = 2,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the README's Markdown table")] = False,
+) -> None:
+    """Run scenarios side by side: excess deaths 1959-61, the 1960 death rate, grain, procurement."""
+    from greatleap.compare import compare as run_compare
+    from greatleap.compare import markdown_table
+    from greatleap.scenario import Scenario, builtin_names
+
+    chosen = list(names or builtin_names())
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append(f"run.seed={seed}")
+    if scale is not None:
+        overrides.append(_scale_override(scale))
+    if workers < 1:
+        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    try:
+        for name in chosen:  # validate everything before running anything
+            Scenario.load(name, overrides)
+    except ConfigError as err:
+        fail(str(err))
+    rows = run_compare(chosen, overrides, workers=workers)
+    if markdown:
+        console.print(markdown_table(rows), markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title="scenarios side by side (excess deaths over the 1957 death rate)", title_justify="left")
+    for header in (
+        "scenario",
+        "excess deaths 1959-61 (M)",
+        "starved (M)",
+        "CDR 1960 ‰",
+        "grain 1960 Mt",
+        "procurement/output 1959",
+        "rural kcal 1960",
+    ):
+        table.add_column(header, justify="left" if header == "scenario" else "right")
+    for r in rows:
+        table.add_row(
+            r.name,
+            f"{r.excess_deaths_m:.1f}",
+            f"{r.starvation_deaths_m:.1f}",
+            f"{r.cdr_1960:.1f}",
+            f"{r.grain_output_1960_mt:.0f}",
+            f"{r.procurement_ratio_1959:.2f}",
+            f"{r.kcal_rural_1960:.0f}",
+        )
+    console.print(table)
+
+
+@app.command()
 def validate(file: Annotated[str, typer.Argument(help="scenario TOML file (or built-in name)")]) -> None:
     """Check a scenario without running it."""
     from greatleap.scenario import Scenario

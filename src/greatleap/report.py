@@ -35,6 +35,10 @@ class SummaryRow:
     cdr: float
     cdr_official: float | None
     kcal_per_capita: float
+    grain_output_mt: float
+    grain_output_official_mt: float | None
+    grain_reported_mt: float
+    procurement_ratio: float
 
 
 def summary_rows(results: Results) -> list[SummaryRow]:
@@ -43,6 +47,7 @@ def summary_rows(results: Results) -> list[SummaryRow]:
     official_pop = history.national("population_total_yearend")  # 10k persons
     official_cbr = history.national("crude_birth_rate_official")
     official_cdr = history.national("crude_death_rate_official")
+    official_grain = history.national("grain_output_official_revised_vintage")
     rows = []
     for year, row in national.iterrows():
         year = int(year)
@@ -59,6 +64,10 @@ def summary_rows(results: Results) -> list[SummaryRow]:
                 cdr=row["cdr"],
                 cdr_official=official_cdr.get(year),
                 kcal_per_capita=row["kcal_per_capita"],
+                grain_output_mt=row["grain_output_mt"],
+                grain_output_official_mt=official_grain.get(year),
+                grain_reported_mt=row["grain_reported_mt"],
+                procurement_ratio=row["procurement_ratio"],
             )
         )
     return rows
@@ -135,6 +144,75 @@ def national_figure_png(results: Results, title: str) -> bytes:
     return buffer.getvalue()
 
 
+TRADE_TO_UNHUSKED = 1.0 / 0.85  # nutrition.csv unhusked_to_trade_grain (estimated)
+
+
+def grain_figure_png(results: Results, title: str) -> bytes:
+    """A four-panel PNG of the food system: output true, reported and official; procurement; stocks; food."""
+    national = results.annual_national()
+    monthly = results.monthly_national()
+    years = national.index.to_numpy()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig.suptitle(title)
+
+    def history_points(ax, variable: str, label: str, scale: float = 1.0, style: str = "o--") -> None:
+        series = history.national(variable)
+        xs = sorted(y for y in series if years.min() - 2 <= y <= years.max() + 1)
+        if xs:
+            ax.plot(xs, [series[y] * scale for y in xs], style, color="black", label=label, markersize=4)
+
+    ax = axes[0, 0]
+    ax.plot(years, national["grain_output_mt"], "o-", label="simulated, true")
+    ax.plot(years, national["grain_reported_mt"], "s:", color="tab:red", label="simulated, reported by cadres")
+    history_points(ax, "grain_output_official_revised_vintage", "official (revised)")
+    history_points(ax, "grain_output_claimed", "claimed at the time", style="x")
+    ax.set_title("Grain output (Mt, unhusked)")
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 1]
+    ax.plot(years, national["procurement_mt"], "o-", label="simulated procurement")
+    history_points(ax, "procurement_net_of_resales", "official net (trade grain / 0.85)", TRADE_TO_UNHUSKED)
+    history_points(ax, "procurement_gross", "official gross (trade grain / 0.85)", TRADE_TO_UNHUSKED, "x:")
+    twin = ax.twinx()
+    twin.plot(years, national["procurement_ratio"], "d-", color="tab:purple", label="procurement / output")
+    twin.set_ylim(0, max(0.8, float(national["procurement_ratio"].max()) * 1.1))
+    ax.set_title("Procurement (Mt) and its share of output")
+    handles = ax.get_legend_handles_labels()
+    twin_handles = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="upper left")
+
+    ax = axes[1, 0]
+    for column, label in (
+        ("state_stock_mt", "state pool"),
+        ("granary_mt", "collective granaries"),
+        ("private_stock_mt", "households' stores"),
+    ):
+        ax.plot(monthly.index, monthly[column], label=label)
+    ax.set_title("Grain stocks at the month's end (Mt)")
+    ax.legend(fontsize=7)
+
+    ax = axes[1, 1]
+    ax.plot(monthly.index, monthly["kcal_per_capita_rural"], label="rural kcal / person / day")
+    ax.plot(monthly.index, monthly["kcal_per_capita_urban"], label="urban kcal / person / day")
+    ax.set_ylabel("kcal per person per day")
+    twin = ax.twinx()
+    twin.fill_between(
+        monthly.index, monthly["messhall_share"], color="tab:orange", alpha=0.2, label="share eating in mess halls"
+    )
+    twin.set_ylim(0, 1.05)
+    ax.set_title("Food eaten, and the mess halls")
+    handles = ax.get_legend_handles_labels()
+    twin_handles = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+    fig.supxlabel(
+        f"History: {HISTORY_SOURCE}; trade grain converted at 0.85", fontsize=7, color="gray", x=0.01, ha="left"
+    )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def age_pattern_figure_png(results: Results, title: str) -> bytes:
     """Starvation death rates by age group over time: who dies first."""
     national = results.annual_national()
@@ -161,13 +239,16 @@ def summary_table_rows(rows: list[SummaryRow]) -> tuple[list[str], list[list[str
         "year",
         "pop. (M)",
         "official",
-        "births (M)",
         "deaths (M)",
         "starved (M)",
         "CBR ‰",
         "official",
         "CDR ‰",
         "official",
+        "grain (Mt)",
+        "official",
+        "reported",
+        "procured",
         "kcal/day",
     ]
     cells = [
@@ -175,13 +256,16 @@ def summary_table_rows(rows: list[SummaryRow]) -> tuple[list[str], list[list[str
             str(r.year),
             _fmt(r.population_m),
             _fmt(r.population_official_m),
-            _fmt(r.births_m, 2),
             _fmt(r.deaths_m, 2),
             _fmt(r.deaths_starvation_m, 2),
             _fmt(r.cbr),
             _fmt(r.cbr_official),
             _fmt(r.cdr),
             _fmt(r.cdr_official),
+            _fmt(r.grain_output_mt, 0),
+            _fmt(r.grain_output_official_mt, 0),
+            _fmt(r.grain_reported_mt, 0),
+            f"{100 * r.procurement_ratio:.0f}%",
             _fmt(r.kcal_per_capita, 0),
         ]
         for r in rows

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from greatleap.compare import excess_deaths
 from greatleap.scenario import Scenario
-from tests.conftest import excess_deaths_1959_61, run
+from tests.conftest import run
 from tests.modules.helpers import tiny_engine
 
 INFLOWS = ("grain_harvested_mt", "grain_output_plots_mt", "grain_imports_mt")
@@ -61,7 +62,7 @@ def test_the_historical_run_shows_the_famines_shape(historical_run):
 @pytest.mark.parametrize("name", ["flexible_procurement", "honest_reports", "no_mess_halls", "no_exports"])
 def test_each_counterfactual_lowers_excess_deaths(historical_run, name):
     counterfactual = run(Scenario.load(name), check=False)
-    assert excess_deaths_1959_61(counterfactual) < excess_deaths_1959_61(historical_run)
+    assert excess_deaths(counterfactual) < excess_deaths(historical_run)
 
 
 def test_state_feeds_the_cities_first():

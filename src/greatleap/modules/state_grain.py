@@ -189,7 +189,8 @@ class StateGrain(Module):
 
         shortfall = max(0.0, 1.0 - stock / (p.stock_target_mt * 1e6)) if p.stock_target_mt > 0 else 0.0
         cut = p.urban_cut_max * min(shortfall, 1.0)
-        urban_need = provinces.urban_persons * p.urban_ration_kg_per_month * (1.0 - cut) / 1000.0
+        month_length = ctx.days * 12.0 / 365.25  # the ration is per average month: a day's ration x the days
+        urban_need = provinces.urban_persons * p.urban_ration_kg_per_month * month_length * (1.0 - cut) / 1000.0
         total_need = float(urban_need.sum())
         paid = min(total_need, stock)
         provinces.urban_ration_granted_t[:] = urban_need * (paid / total_need if total_need > 0 else 0.0)
