@@ -8,6 +8,7 @@ import pytest
 
 from greatleap import history
 from greatleap.core.data import data_path, provinces
+from greatleap.output import DATA_FILES
 
 STATUSES = {
     "verified",
@@ -19,14 +20,7 @@ STATUSES = {
     "unverified_recall",
     "estimated",
 }
-FILES = [
-    "provinces_1957.csv",
-    "age_sex_1953.csv",
-    "life_table_1950s.csv",
-    "fertility_1957.csv",
-    "nutrition.csv",
-    "national_series.csv",
-]
+FILES = DATA_FILES
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -90,3 +90,28 @@ def test_flexible_quotas_follow_the_actual_harvest_and_rigid_ones_the_reports(hi
     assert flexible.value("procurement_ratio", 1957) == pytest.approx(
         historical_run.value("procurement_ratio", 1957), rel=0.25
     )
+
+
+@pytest.mark.parametrize("province", ["AH", "SC", "SH", "GS"])
+def test_province_grain_balance_holds_every_month(small_results, province):
+    """Granaries and households' stores of a province: before + harvest + plots + resales = after +
+    procurement + seed + losses + mess-hall food and waste + private consumption."""
+    frame = small_results.monthly.to_pandas()
+    rows = frame[frame["province"] == province].pivot(index="date", columns="variable", values="value")
+    stocks = (rows["granary_mt"] + rows["private_stock_mt"]).to_numpy()
+    inflow = (rows["grain_harvested_mt"] + rows["grain_output_plots_mt"] + rows["resales_mt"]).to_numpy()[1:]
+    outflow = (
+        rows[
+            [
+                "procurement_mt",
+                "seed_used_mt",
+                "grain_losses_mt",
+                "messhall_consumption_mt",
+                "messhall_waste_mt",
+                "private_consumption_mt",
+            ]
+        ]
+        .sum(axis=1)
+        .to_numpy()[1:]
+    )
+    np.testing.assert_allclose(stocks[:-1] + inflow, outflow + stocks[1:], rtol=1e-9, atol=1e-12)

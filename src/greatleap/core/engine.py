@@ -1,10 +1,13 @@
 """The engine: owns time, the phase order and the random streams; imports no mechanism.
 
-A run is a list of `Phase`s (the phase plan, defined in one place: `greatleap.plan`) applied every month
-to every province shard, followed by the engine's own phases: checks (under `check=True`) and
-compaction (dead persons dropped after each December step). Phases run phase-major (every province through a
-phase before the next phase), provinces in code order; since a province's draws come from its own
-streams and its results are recorded separately, the order of provinces never changes a result.
+A run is a list of `Phase`s (the phase plan, defined in one place: `greatleap.plan`) applied every month,
+followed by the engine's own phases: checks (under `check=True`) and compaction (dead persons dropped after
+each December step). A province phase runs in every province shard; a nation phase runs once, at the state's
+level, and reads and writes only the nation's tables (one row per province, one for the state), which the
+province phases fill with their aggregates: that is the only way provinces meet. Phases run phase-major
+(every province through a phase before the next phase), provinces in code order; since a province's draws
+come from its own streams, its results are recorded separately and the state sees only per-province rows,
+the order or grouping of provinces never changes a result.
 """
 
 from __future__ import annotations
