@@ -13,8 +13,9 @@ the loss without stopping it.
 Food comes from the food system: `household_food` sets each household's food energy per day (`intake_scale`
 multiplies it: a thought-experiment lever, 1 = the mechanisms' own result). Within a household the
 `sharing` rule divides a shortfall or a surplus: `equal_loss` (default: every member's reserve moves by the
-same amount, i.e. the same share of their reference mass) or `by_need` (every member gets the same share of
-their need, so children, whose need per kg is highest, lose mass fastest). Nutrition also keeps each
+same amount, i.e. the same share of their reference mass) or `by_need` (every member gets food in
+proportion to their need times the priority of their age and sex, `priority_*`; with equal priorities,
+children, whose need per kg is highest, lose mass fastest). Nutrition also keeps each
 household's need when well fed (`need_kcal_per_day`), which the food system uses to plan rations.
 """
 
@@ -54,8 +55,19 @@ class NutritionParams(ParamSection):
     sharing: Literal["equal_loss", "by_need"] = Field(
         "equal_loss",
         description="how a household shares a shortfall or surplus among its members",
-        json_schema_extra={"source": "assumption (a later issue adds shares by age and sex)", "unit": ""},
+        json_schema_extra={"source": "assumption", "unit": ""},
     )
+    priority_men: float = param(
+        1.0, ge=0.1, le=3.0, description="under `by_need`: food share per unit of need of men aged 15-59",
+        source="lever; 1 = shares in proportion to need (famine accounts report priority to working men, "
+        "not retrieved as numbers)",
+    )
+    priority_women: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: women aged 15-59",
+                                  source="lever (see priority_men)")
+    priority_children: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: children under 15",
+                                     source="lever (see priority_men)")
+    priority_elderly: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: persons 60 and over",
+                                    source="lever (see priority_men)")
     pal_child: float = param(
         1.45,
         ge=1.2,
@@ -275,6 +287,11 @@ class Nutrition(Module):
                 "base": base,
                 "pal": pal,
                 "rural_adult": ((age >= 15) & (age < 60) & (urban == 0)).astype(np.float64),
+                "priority": np.select(
+                    [age < 15, age >= 60, sex == 0],
+                    [p.priority_children, p.priority_elderly, p.priority_men],
+                    default=p.priority_women,
+                ),
                 "pal_drop": np.maximum(pal - p.hunger_pal, 0.0),
                 "need_well_fed": (slope_mass + base) * pal,
             }
@@ -332,9 +349,12 @@ class Nutrition(Module):
                 per_kg = np.where(mass > 0, (household_food - household_need) / mass, 0.0)
             change = per_kg[household] * scale
         else:
+            # Each member's claim is their need times the priority of their age and sex.
+            claim = need * np.take(self.class_tables()["priority"], shard.person_class(ctx.t))
+            household_claim = np.bincount(household, weights=claim, minlength=n_households)
             with np.errstate(divide="ignore", invalid="ignore"):
-                cover = np.where(household_need > 0, household_food / household_need, 1.0)
-            change = (cover[household] - 1.0) * need * scale / reference_mass
+                cover = np.where(household_claim > 0, household_food / household_claim, 0.0)
+            change = (cover[household] * claim - need) * scale / reference_mass
         reserve = persons.energy_reserve
         reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
 

@@ -4,7 +4,8 @@ Quotas take a share of the surplus above the peasants' retention standard (the 1
 state bought the grain above rations of 417 jin a person, seed and feed), which makes them progressive in
 output per head, as Meng, Qian & Yared 2015 describe. They are fixed in advance (`flexible = false`): in
 January the quota for the year is `rate` times the surplus the commune *reported* last year, so an inflated
-report raises it, and a poor harvest does not lower it; it grows with what the state needs (its requirement
+report raises it, and a poor harvest does not lower it; nor does it fall below `quota_ratchet` times last
+year's quota; it grows with what the state needs (its requirement
 relative to 1957: more city mouths, more exports). With `flexible = true` the quota is instead `rate`
 times the *actual* surplus of each harvest, set after it. The quota falls due in proportion to the two
 harvests and is collected month by month from the granary, down to a protected floor: the food grain for
@@ -67,6 +68,12 @@ class ProcurementParams(ParamSection):
         le=1.0,
         description="share of the annual quota due at the summer harvest",
         source="equal to the summer harvest's share of output (agriculture.summer_output_share)",
+    )
+    quota_ratchet: float = param(
+        0.8, ge=0.0, le=1.0,
+        description="least a rigid quota can be, as a share of last year's quota (quotas are cut reluctantly)",
+        source="assumption: quotas were fixed from reported output and the previous quota (food_system.csv: "
+        "Anhui's 1958 quota fixed for three years)", status="assumption",
     )
     meet_state_needs: bool = param(
         True,
@@ -187,7 +194,9 @@ class Procurement(Module):
         if p.flexible:
             communes.quota_t[:] = 0.0  # set after each harvest from the actual output
             return
-        communes.quota_t[:] = p.rate * needs * self.surplus(shard, communes.reported_last_year_t)
+        new_quota = p.rate * needs * self.surplus(shard, communes.reported_last_year_t)
+        # Quotas ratchet: a year's quota falls at most to `quota_ratchet` times last year's.
+        communes.quota_t[:] = np.maximum(new_quota, p.quota_ratchet * communes.quota_t)
 
     @staticmethod
     def state_needs(ctx: StepContext) -> float:
