@@ -24,6 +24,18 @@ def interpolate_schedule(schedule: dict[str, float], year: int, month: int) -> f
     return float(np.interp(month_key(year, month), [p[0] for p in points], [p[1] for p in points]))
 
 
+def step_schedule(schedule: dict[str, float], year: int, month: int) -> float:
+    """A step schedule: the value of the latest listed month at or before (year, month); before the first
+    listed month, the first value."""
+    now = month_key(year, month)
+    points = sorted((parse_month(k), v) for k, v in schedule.items())
+    value = points[0][1]
+    for key, v in points:
+        if key <= now:
+            value = v
+    return float(value)
+
+
 def by_year(table: dict[int, float], year: int) -> float:
     """A yearly series at `year`: the nearest listed year (the later one on a tie)."""
     nearest = min(table, key=lambda y: (abs(y - year), -y))

@@ -34,6 +34,7 @@ from greatleap.core.world import Nation, ProvinceShard
 
 SUMMER, AUTUMN = "summer", "autumn"
 HARVEST_MONTH = {SUMMER: 6, AUTUMN: 10}
+GROWING_MONTHS = {SUMMER: (11, 12, 1, 2, 3, 4, 5, 6), AUTUMN: (4, 5, 6, 7, 8, 9, 10)}
 SOWING_MONTH = {SUMMER: 10, AUTUMN: 4}
 DEEP_PLOUGHING = "deep_ploughing"
 MONTHLY_FIELD_DEMAND = {
@@ -119,20 +120,22 @@ class AgricultureParams(ParamSection):
         status="assumption",
     )
     seed_kg_per_ha: float = param(
-        90.0,
+        77.0,
         ge=0.0,
         le=300.0,
         unit="kg/ha",
         description="seed grain per sown ha",
-        source="food_system.csv seed rows",
-        status="estimated",
+        source="derived: food_system.csv seed_rate_per_mu_pre1958 'a little over 10 jin per mu' (verified) = "
+        "10.3 jin x 0.5 kg x 15 mu/ha",
+        status="derived",
     )
     loss_share: float = param(
-        0.08,
+        0.11,
         ge=0.0,
         le=0.3,
         description="share of the harvest lost or fed to animals after the harvest",
-        source="food_system.csv feed and loss rows",
+        source="food_system.csv: post_harvest_loss_share 5% (estimated) plus feed ~5.9% of output (derived there "
+        "from the 1955 feed standards)",
         status="estimated",
     )
     tool_elasticity: float = param(
@@ -146,10 +149,10 @@ class AgricultureParams(ParamSection):
     weather_by_year: dict[int, float] = param(
         {1957: 1.0, 1958: 1.04, 1959: 0.969, 1960: 0.938, 1961: 0.939, 1962: 0.98},
         description="national weather multiplier of yields by year",
-        source="derived from food_system.csv crop_area_affected_share (1957 18.6%, 1959 31%, 1960 43.5%, 1961 "
-        "43.1%, 1962 26.5% of the sown area; verified or derived) as 1 - 0.25 x (share - 1957 share), 0.25 being "
-        "an assumed mean loss on affected land (affected = at least 10% loss); 1958, for which no share was "
-        "found, an assumed favourable year",
+        source="derived from food_system.csv crop_area_affected: 29.1 Mha in 1957, 44.6 in 1959, 37.2 in 1962 "
+        "(over ~157, ~142 and ~140 Mha of crops sown: 18.6%, 31%, 26.5%) and the shares of 43.5% (1960) and "
+        "43.1% (1961) as 1 - 0.25 x (share - 1957 share), 0.25 being an assumed mean loss on affected land "
+        "(affected = at least 10% loss); 1958, for which no figure was found, an assumed favourable year",
         status="derived",
     )
     weather_dispersion: float = param(
@@ -161,19 +164,19 @@ class AgricultureParams(ParamSection):
         status="assumption",
     )
     close_planting_effect: float = param(
-        0.97,
+        0.95,
         ge=0.5,
         le=1.5,
         description="yield multiplier of close planting where fully adopted",
-        source="food_system.csv close planting rows",
+        source="food_system.csv close_planting_yield_effect: -5% (estimated; range -50% to 0)",
         status="estimated",
     )
     deep_ploughing_effect: float = param(
-        0.98,
+        1.0,
         ge=0.5,
         le=1.5,
         description="yield multiplier of deep ploughing where fully adopted",
-        source="food_system.csv deep ploughing rows",
+        source="food_system.csv deep_ploughing_yield_effect: 0% (estimated: no gain; its cost is labour)",
         status="estimated",
     )
     deep_ploughing_labour_share: float = param(
@@ -215,8 +218,18 @@ class Agriculture(Module):
         StateSpec("sown_autumn_ha", "commune", "float64", 0.0, "area under the autumn crop, ha"),
         StateSpec("technique_summer", "commune", "float64", 1.0, "yield multiplier of techniques, summer crop"),
         StateSpec("technique_autumn", "commune", "float64", 1.0, "yield multiplier of techniques, autumn crop"),
-        StateSpec("cultivation_sum", "commune", "float64", 0.0, "sum of monthly shares of field needs met"),
-        StateSpec("cultivation_months", "commune", "float64", 0.0, "months summed in cultivation_sum"),
+        StateSpec(
+            "cultivation_summer",
+            "commune",
+            "float64",
+            0.0,
+            "sum of monthly shares of field needs met while the summer crop grows (November-June)",
+        ),
+        StateSpec(
+            "cultivation_autumn", "commune", "float64", 0.0, "the same while the autumn crop grows (April-October)"
+        ),
+        StateSpec("annual_seed_t", "commune", "float64", 0.0, "seed for a year's planned sowings, tonnes"),
+        StateSpec("normal_field_days", "commune", "float64", 0.0, "field days needed in an average 1957 month"),
         StateSpec("peak_field_days", "commune", "float64", 0.0, "field days needed in the peak month (1957)"),
         StateSpec("field_labour_demand", "commune", "float64", 0.0, "field days needed this month"),
         StateSpec("output_1957_t", "commune", "float64", 0.0, "expected output in a 1957 year, tonnes"),
@@ -265,6 +278,7 @@ class Agriculture(Module):
         communes.output_1957_t[:] = planned * communes.base_yield_t_per_ha * communes.productivity
         offer_1957 = communes.labour_days_available  # the labour module's init ran before this one
         communes.peak_field_days[:] = p.field_peak_share * offer_1957 * rural
+        communes.normal_field_days[:] = communes.peak_field_days * np.mean(list(p.field_demand.values()))
         self._set_field_demand(shard, ctx.month)
         self._set_seed_reserve(shard, ctx.month)
         # Granaries at the start hold the seed kept from the 1956 autumn harvest for the spring sowing.
@@ -272,11 +286,13 @@ class Agriculture(Module):
         self._draw_weather(shard, ctx)
 
     def _set_seed_reserve(self, shard: ProvinceShard, month: int) -> None:
-        """Seed kept for the next sowing: the summer crop's in April-September, the autumn crop's otherwise."""
+        """Seed kept, once `month`'s sowing is done, for the next one: October's (the summer crop) from April to
+        September, April's (the autumn crop) from October to March."""
         p = self.params
         communes = shard.communes
         share = p.summer_area_share if 4 <= month <= 9 else 1.0 - p.summer_area_share
-        communes.seed_reserve_t[:] = communes.planned_sown_ha * share * p.seed_kg_per_ha / 1000.0
+        communes.annual_seed_t[:] = communes.planned_sown_ha * p.seed_kg_per_ha / 1000.0
+        communes.seed_reserve_t[:] = communes.annual_seed_t * share
 
     # --- next month's plan: field needs and the deep-ploughing claim ------------------------------------
     def _plan_next_month(self, shard: ProvinceShard, ctx: StepContext) -> None:
@@ -320,8 +336,10 @@ class Agriculture(Module):
         effective = communes.labour_effective_fields
         with np.errstate(divide="ignore", invalid="ignore"):
             met = np.where(demand > 0, np.minimum(effective / demand, 1.0), 1.0)
-        communes.cultivation_sum[:] += met
-        communes.cultivation_months[:] += 1.0
+        if ctx.month in GROWING_MONTHS[SUMMER]:
+            communes.cultivation_summer[:] += met
+        if ctx.month in GROWING_MONTHS[AUTUMN]:
+            communes.cultivation_autumn[:] += met
 
         harvested = np.zeros(communes.count)
         left = np.zeros(communes.count)
@@ -342,7 +360,7 @@ class Agriculture(Module):
         communes.harvest_t[:] = harvested
         communes.flow_losses_t[:] = losses
         communes.flow_seed_t[:] = seed
-        self._set_seed_reserve(shard, ctx.month % 12 + 1)
+        self._set_seed_reserve(shard, ctx.month)
         self._plan_next_month(shard, ctx)
         ctx.record("grain_harvested_mt", harvested / 1e6)
         ctx.record("grain_left_in_field_mt", left / 1e6)
@@ -358,13 +376,12 @@ class Agriculture(Module):
         if crop == SUMMER:
             area, technique = communes.sown_summer_ha, communes.technique_summer
             per_ha = p.summer_output_share / p.summer_area_share
+            cultivation = communes.cultivation_summer
         else:
             area, technique = communes.sown_autumn_ha, communes.technique_autumn
             per_ha = (1.0 - p.summer_output_share) / (1.0 - p.summer_area_share)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grown = np.where(
-                communes.cultivation_months > 0, communes.cultivation_sum / communes.cultivation_months, 1.0
-            )
+            cultivation = communes.cultivation_autumn
+        grown = cultivation / len(GROWING_MONTHS[crop])
         weather = ctx.nation.provinces.weather[shard.index]
         potential = (
             area
@@ -378,8 +395,7 @@ class Agriculture(Module):
         )
         harvested = potential * met_now**p.harvest_labour_elasticity
         area[:] = 0.0
-        communes.cultivation_sum[:] = 0.0
-        communes.cultivation_months[:] = 0.0
+        cultivation[:] = 0.0
         return harvested, potential - harvested
 
     def _sow(self, shard: ProvinceShard, ctx: StepContext, crop: str) -> np.ndarray:

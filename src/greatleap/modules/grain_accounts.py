@@ -5,7 +5,7 @@ start of each month it notes the opening stocks; under `--check` (and in the tes
 commune, that
 
     granary after = granary before + harvest - losses - seed - procurement + resales + confiscated
-                    - distributed - served in the mess hall - wasted in it - wasted in it
+                    - distributed - served in the mess hall - wasted in it
     private stores after = before + distributed + plot output - confiscated - eaten from private stores
 
 to float precision, and that no stock is negative. (The state's pool balances by construction in

@@ -1,18 +1,17 @@
 """Household food: private stocks, private plots, urban rations, and what each household eats in a month.
 
 A rural household eats from its private stock (grain the collective distributed, and its plot's produce),
-spreading it over the months until the next harvest and eating at most `satiation` times its need; a
-household in a mess hall eats what the mess hall serves and cooks only a little of its own. Private plots
+spreading it over the months until the next harvest and eating at most `satiation` times its need; a household
+in a mess hall eats what the mess hall serves and cooks only a little of its own. Private plots
 (`plot_share_of_land` of the commune's land, `plot_productivity` times as productive as collective fields)
-produce grain-equivalent food every month while they are allowed: they were abolished with the communes
-and restored in the retreat (`plots_abolished`, `plots_restored`). Urban households eat the ration the state
-supplies to their province, shared in proportion to need.
+produce grain-equivalent food every month while they are allowed (`plots_allowed`): taken into the communes in
+1958, restored in May 1959, taken again after Lushan, and restored in the retreat. Urban households eat the
+ration the state supplies to their province, shared in proportion to need.
 
 Grain is converted to food energy at `kcal_per_kg_grain` (unhusked); every person also eats
-`other_food_kcal_per_day` of non-grain food. Households differ in their `food_access` (lognormal:
-hidden stocks, relatives, foraging), which weights what the collective hands out. The result is the
-household's food energy per day, which `nutrition` shares among its members.
-"""
+`other_food_kcal_per_day` of non-grain food. Households differ in their `food_access` (lognormal: hidden
+stocks, relatives, foraging), which weights what the collective hands out. The result is the household's food
+energy per day, which `nutrition` shares among its members."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
-from greatleap.core.schedule import in_window
+from greatleap.core.schedule import step_schedule
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard
 from greatleap.modules.crops import months_to_next_harvest
@@ -72,20 +71,16 @@ class HouseholdFoodParams(ParamSection):
         ge=0.0,
         le=5.0,
         description="plot output per ha relative to the collective fields",
-        source="food_system.csv private plot rows",
-        status="estimated",
+        source="assumption: plots were tended more intensively than collective fields",
+        status="assumption",
     )
-    plots_abolished: str = param(
-        "1958-09",
-        description="month private plots are taken into the communes",
-        source="food_system.csv private plot rows",
-        status="estimated",
-    )
-    plots_restored: str = param(
-        "1960-11",
-        description="month private plots are restored (the Twelve Articles)",
-        source="organisation.csv: Emergency Directive (12 articles) 3 Nov 1960 (verified)",
-        status="verified",
+    plots_allowed: dict[str, float] = param(
+        {"1957-01": 1.0, "1958-09": 0.0, "1959-05": 1.0, "1959-09": 0.0, "1960-11": 1.0},
+        description="share of the private plots in use, by month (a step schedule)",
+        source="food_system.csv: plots taken into the collective in autumn 1958, restored from May 1959 (CC "
+        "directives), and under the Twelve Articles of 3 Nov 1960 (verified); their second abolition in the "
+        "anti-right-deviation campaign after Lushan (Sept 1959) is an assumption",
+        status="partly_verified",
     )
     access_dispersion: float = param(
         0.15,
@@ -136,8 +131,8 @@ class HouseholdFood(Module):
         grain_kcal = np.maximum(households.need_kcal_per_day - p.other_food_kcal_per_day * members, 0.0)
         households.grain_need_kg_per_day[:] = grain_kcal / p.kcal_per_kg_grain
 
-    def plots_allowed(self, year: int, month: int) -> bool:
-        return not in_window(year, month, self.params.plots_abolished, self.params.plots_restored)
+    def plots_in_use(self, year: int, month: int) -> float:
+        return step_schedule(self.params.plots_allowed, year, month)
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
@@ -151,7 +146,8 @@ class HouseholdFood(Module):
 
         # Private plots: monthly produce, shared over the commune's households by size.
         plot_kg = np.zeros(households.count)
-        if self.plots_allowed(ctx.year, ctx.month):
+        in_use = self.plots_in_use(ctx.year, ctx.month)
+        if in_use > 0:
             weather = float(ctx.nation.provinces.weather[shard.index])
             per_commune = (
                 communes.land_ha
@@ -160,6 +156,7 @@ class HouseholdFood(Module):
                 * communes.productivity
                 * p.plot_productivity
                 * weather
+                * in_use
                 * 1000.0
                 / 12.0
             )

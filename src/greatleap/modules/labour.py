@@ -20,7 +20,7 @@ import numpy as np
 
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
-from greatleap.core.schedule import interpolate_schedule, parse_month
+from greatleap.core.schedule import in_window, interpolate_schedule, step_schedule
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard, class_attributes
 
@@ -67,8 +67,11 @@ class LabourParams(ParamSection):
     conservancy_share: dict[str, float] = param(
         {
             "1957-09": 0.0,
-            "1957-11": 0.35,
-            "1958-03": 0.35,
+            "1957-10": 0.10,
+            "1957-11": 0.22,
+            "1957-12": 0.28,
+            "1958-01": 0.34,
+            "1958-03": 0.3,
             "1958-05": 0.05,
             "1958-10": 0.1,
             "1959-03": 0.1,
@@ -78,9 +81,10 @@ class LabourParams(ParamSection):
             "1960-05": 0.0,
         },
         description="share of able-bodied days claimed by water-conservancy projects, by month (linear between)",
-        source="food_system.csv conservancy rows (winter 1957-58 drive: ~100 million peasants of ~250 million "
-        "rural labourers); the other winters are assumptions",
-        status="estimated",
+        source="derived for Oct 1957-Jan 1958: food_system.csv water_conservancy_labour 30, 65, 80 and 100 million "
+        "persons (verified) over the ~290 million rural persons aged 16-59 of the 1957 population; the spring of "
+        "1958 and the later winters are assumptions",
+        status="derived",
     )
     max_campaign_share: float = param(
         0.7,
@@ -110,10 +114,10 @@ class LabourParams(ParamSection):
         status="assumption",
     )
     unit_households: dict[str, float] = param(
-        {"1957-01": 160.0, "1958-09": 4600.0, "1959-04": 200.0, "1962-01": 30.0},
+        {"1957-01": 160.0, "1958-09": 4600.0, "1961-03": 200.0, "1962-01": 30.0},
         description="households in the accounting unit by month (cooperative, commune, brigade, team)",
-        source="organisation.csv: ~740,000 cooperatives merged into communes 1958; brigades 1959; teams the "
-        "basic accounting unit from 1962 (partly verified)",
+        source="organisation.csv: ~740,000 cooperatives merged into communes in 1958; food_system.csv: the "
+        "accounting unit moved from the commune (1958) to the brigade (1961) to the team (1962), verified",
         status="partly_verified",
     )
     free_riding_elasticity: float = param(
@@ -137,8 +141,14 @@ class Labour(Module):
         StateSpec("labour_days_fields", "commune", "float64", 0.0, "person-days worked in the fields"),
         StateSpec("labour_effective_fields", "commune", "float64", 0.0, "field days times effort"),
         StateSpec("labour_days_campaigns", "commune", "float64", 0.0, "person-days taken by campaign claims"),
-        StateSpec("work_intensity", "commune", "float32", 1.0, "days worked per able-bodied person, 1 = normal"),
-        StateSpec("labour_days_normal", "commune", "float64", 0.0, "days worked in a normal month (1957 offer x 0.7)"),
+        StateSpec(
+            "work_intensity",
+            "commune",
+            "float32",
+            1.0,
+            "days worked (fields and campaigns) over the field days of an average 1957 month",
+        ),
+        StateSpec("work_points_in_force", "commune", "bool", True, "distribution still answers to work"),
         StateSpec("labour_days", "household", "float32", 0.0, "able-bodied days the household offers a month"),
     )
     results = (
@@ -198,18 +208,20 @@ class Labour(Module):
         households.labour_days[:] = np.bincount(persons.household, weights=weights, minlength=households.count)
         return np.bincount(households.commune, weights=households.labour_days, minlength=shard.communes.count)
 
+    def egalitarian(self, year: int, month: int) -> bool:
+        """Free supply: food regardless of work (effort falls; distributions stop following work points)."""
+        p = self.params
+        return in_window(year, month, p.egalitarian_from, p.egalitarian_until)
+
     def effort(self, year: int, month: int) -> float:
         p = self.params
-        now = year * 12 + month - 1
-        egalitarian = parse_month(p.egalitarian_from) <= now < parse_month(p.egalitarian_until)
-        base = p.effort_egalitarian if egalitarian else 1.0
-        unit = _step_schedule(p.unit_households, year, month)
+        base = p.effort_egalitarian if self.egalitarian(year, month) else 1.0
+        unit = step_schedule(p.unit_households, year, month)
         return base * (unit / 30.0) ** (-p.free_riding_elasticity)
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
         offer = self.days_on_offer(shard, 0)
         shard.communes.labour_days_available[:] = offer
-        shard.communes.labour_days_normal[:] = 0.7 * offer
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
@@ -235,9 +247,10 @@ class Labour(Module):
         communes.labour_days_campaigns[:] = campaign_days
         with np.errstate(divide="ignore", invalid="ignore"):
             intensity = np.where(
-                communes.labour_days_normal > 0, (field_days + campaign_days) / communes.labour_days_normal, 1.0
+                communes.normal_field_days > 0, (field_days + campaign_days) / communes.normal_field_days, 1.0
             )
         communes.work_intensity[:] = np.where(rural, intensity, 1.0)
+        communes.work_points_in_force[:] = not self.egalitarian(ctx.year, ctx.month)
         shard.labour_granted.clear()
         shard.labour_granted.update(granted)
         shard.labour_claims.clear()
@@ -247,14 +260,3 @@ class Labour(Module):
         ctx.record("labour_days_conservancy", granted[CONSERVANCY])
         ctx.record("labour_days_campaigns", campaign_days)
         ctx.record("labour_effort_days", field_days * effort)
-
-
-def _step_schedule(schedule: dict[str, float], year: int, month: int) -> float:
-    """A step schedule: the value of the latest listed month at or before (year, month)."""
-    now = year * 12 + month - 1
-    points = sorted((parse_month(k), v) for k, v in schedule.items())
-    value = points[0][1]
-    for key, v in points:
-        if key <= now:
-            value = v
-    return float(value)

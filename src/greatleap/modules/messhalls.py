@@ -1,20 +1,21 @@
 """Mess halls and the collective's distribution of grain to households.
 
-Before the communes (and after the retreat), the collective distributes the grain left after procurement
-and the seed to households: at each harvest, and as relief in between when households run
-short. A share is distributed by need (the 'basic ration', graded by age) and the rest by work points
-(each household's able-bodied days).
+Outside the mess halls (before they open, after they close, and to the households that do not join them), the
+collective distributes the grain left after procurement and the seed to households: at each harvest, and as
+relief in between when households run short. A share is distributed by need (the 'basic ration', graded by
+age) times the household's food access, and the rest by work points (each household's able-bodied days),
+except under the free supply of the communes (`labour.egalitarian_from` to `egalitarian_until`), when
+everything goes by need.
 
 From `start` until `close` (the retreat) a share `participation` of rural households eats in the commune's
 mess hall. On opening, `confiscation_share` of their private stocks goes into the granary, and their pots go
 to the furnaces: they may cook only `private_cooking_share` of what they would have eaten from what is left.
 In the first months, until `fill_until`, the mess hall lets everyone 'eat their fill': it serves `fill_factor`
 times what its members need, as long as the granary holds out. A mess hall wastes `waste_share` of what it
-draws (kitchens' waste, pilfering). Then it rations: each month it serves the
-food grain in the granary divided by the months until the next harvest, at most what its members need,
-shared by `rule`: `equal` (by need), `work_points` (part by need, part by work) or `cadre_privilege` (by
-need, cadre households served `cadre_multiplier` times their share).
-"""
+draws (kitchens' waste, pilfering). Then it rations: each month it serves the food grain in the granary
+divided by the months until the next harvest, at most what its members need, shared by `rule`: `equal` (by
+need times food access), `work_points` (part so, part by work) or `cadre_privilege` (by need times food
+access, cadre households served `cadre_multiplier` times their share)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class MessHallParams(ParamSection):
         status="verified",
     )
     fill_factor: float = param(
-        1.8,
+        1.9,
         ge=1.0,
         le=3.0,
         description="food served in the 'eat your fill' phase, per unit of need",
@@ -240,10 +241,14 @@ class MessHalls(Module):
             eligible_share = np.where(need_all > 0, eligible_need / need_all, 0.0)
         distributable = available * eligible_share * portion
         labour = households.labour_days * eligible
-        by_need = self._proportional(households.commune, need_kg * eligible, distributable * 1000.0, n_communes)
+        access = households.food_access
+        by_need = self._proportional(
+            households.commune, need_kg * access * eligible, distributable * 1000.0, n_communes
+        )
         by_work = self._proportional(households.commune, labour, distributable * 1000.0, n_communes)
         has_labour = np.bincount(households.commune, weights=labour, minlength=n_communes) > 0
-        wp = np.where(has_labour, p.work_points_share, 0.0)[households.commune]
+        in_force = has_labour & communes.work_points_in_force  # free supply: by need alone
+        wp = np.where(in_force, p.work_points_share, 0.0)[households.commune]
         given = (1.0 - wp) * by_need + wp * by_work
         handed_out = np.bincount(households.commune, weights=given, minlength=n_communes) / 1000.0
         communes.granary_t[:] -= handed_out

@@ -58,16 +58,22 @@ class NutritionParams(ParamSection):
         json_schema_extra={"source": "assumption", "unit": ""},
     )
     priority_men: float = param(
-        1.0, ge=0.1, le=3.0, description="under `by_need`: food share per unit of need of men aged 15-59",
+        1.0,
+        ge=0.1,
+        le=3.0,
+        description="under `by_need`: food share per unit of need of men aged 15-59",
         source="lever; 1 = shares in proportion to need (famine accounts report priority to working men, "
         "not retrieved as numbers)",
     )
-    priority_women: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: women aged 15-59",
-                                  source="lever (see priority_men)")
-    priority_children: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: children under 15",
-                                     source="lever (see priority_men)")
-    priority_elderly: float = param(1.0, ge=0.1, le=3.0, description="under `by_need`: persons 60 and over",
-                                    source="lever (see priority_men)")
+    priority_women: float = param(
+        1.0, ge=0.1, le=3.0, description="under `by_need`: women aged 15-59", source="lever (see priority_men)"
+    )
+    priority_children: float = param(
+        1.0, ge=0.1, le=3.0, description="under `by_need`: children under 15", source="lever (see priority_men)"
+    )
+    priority_elderly: float = param(
+        1.0, ge=0.1, le=3.0, description="under `by_need`: persons 60 and over", source="lever (see priority_men)"
+    )
     pal_child: float = param(
         1.45,
         ge=1.2,

@@ -6,8 +6,9 @@ output per head, as Meng, Qian & Yared 2015 describe. They are fixed in advance 
 January the quota for the year is `rate` times the surplus the commune *reported* last year, so an inflated
 report raises it, and a poor harvest does not lower it; nor does it fall below `quota_ratchet` times last
 year's quota; it grows with what the state needs (its requirement
-relative to 1957: more city mouths, more exports). With `flexible = true` the quota is instead `rate`
-times the *actual* surplus of each harvest, set after it. The quota falls due in proportion to the two
+relative to 1957: more city mouths, more exports). With `flexible = true` the quota is instead the commune's
+1957 share of output (its 1957 quota over its 1957 output) times the *actual* harvest, set after it, times the
+same needs index. The quota falls due in proportion to the two
 harvests and is collected month by month from the granary, down to a protected floor: the food grain for
 the rural population until the next harvest (`floor_kg_per_capita_year`) and the seed for the next sowing.
 During the anti-hiding campaigns (`anti_hiding_schedule`, from February 1959) the cadres' searches take part
@@ -16,8 +17,7 @@ Unpaid quota is forgiven at the end of the year.
 
 The state's own needs put a floor under the quotas (`meet_state_needs`): at each harvest, if the quotas
 falling due fall short of the harvest's share of what the state needs in a year (urban rations first,
-see `state_grain`), every commune's due is raised in proportion. Flexible quotas take the commune's 1957
-share of output (its 1957 quota over its 1957 output) of the actual harvest.
+see `state_grain`), every commune's due is raised in proportion.
 
 Communes whose food (granary and households' private stocks) falls short of the floor until the next harvest
 ask the state for resales; the state grants what its pool allows (see `state_grain`), and a commune
@@ -70,10 +70,13 @@ class ProcurementParams(ParamSection):
         source="equal to the summer harvest's share of output (agriculture.summer_output_share)",
     )
     quota_ratchet: float = param(
-        0.8, ge=0.0, le=1.0,
+        0.8,
+        ge=0.0,
+        le=1.0,
         description="least a rigid quota can be, as a share of last year's quota (quotas are cut reluctantly)",
         source="assumption: quotas were fixed from reported output and the previous quota (food_system.csv: "
-        "Anhui's 1958 quota fixed for three years)", status="assumption",
+        "Anhui's 1958 quota fixed for three years)",
+        status="assumption",
     )
     meet_state_needs: bool = param(
         True,
@@ -87,8 +90,9 @@ class ProcurementParams(ParamSection):
         le=400.0,
         unit="kg unhusked/person/year",
         description="food grain per rural person protected from extraction (the 'subsistence floor')",
-        source="food_system.csv subsistence rows",
-        status="estimated",
+        source="assumption: below the 1955 retention standard of 417 jin (208.5 kg, food_system.csv, verified); the "
+        "food a commune keeps against extraction",
+        status="assumption",
     )
     anti_hiding: float = param(
         0.5,
@@ -184,8 +188,8 @@ class Procurement(Module):
         """Output above the retention standard and the seed, for `year_share` of a year's output."""
         communes = shard.communes
         retained = self.params.retention_kg_per_capita_year * communes.population / 1000.0
-        seed = communes.seed_reserve_t  # one sowing's seed: about half a year's
-        return np.maximum(output_t - (retained + 2.0 * seed) * year_share, 0.0) * ~communes.is_urban
+        seed = communes.annual_seed_t  # a year's sowings
+        return np.maximum(output_t - (retained + seed) * year_share, 0.0) * ~communes.is_urban
 
     def _set_quota(self, shard: ProvinceShard, needs: float = 1.0) -> None:
         """January: the year's quota on last year's reported surplus, scaled by the state's needs."""
@@ -212,7 +216,7 @@ class Procurement(Module):
         months = months_to_next_harvest(ctx.month)
         food = p.floor_kg_per_capita_year * communes.population * months / 12.0 / 1000.0
         drive = interpolate_schedule(p.anti_hiding_schedule, ctx.year, ctx.month)
-        searched = 0.0 if p.flexible else p.anti_hiding * min(drive * pressure, 1.0)
+        searched = p.anti_hiding * min(drive * pressure, 1.0)
         return (food * (1.0 - searched) + communes.seed_reserve_t) * ~communes.is_urban
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:

@@ -13,7 +13,8 @@ Once a month, after every province has delivered its procurement, the state:
    `reserve_floor_mt`.
 
 It also states what it needs from procurement in a year (urban rations, other uses, net exports, and
-its stock back to the target), which `procurement` uses as a floor under the year's quotas.
+its stock back to the target), as an index over 1957's (`requirement_1957_mt`): `procurement` multiplies the
+January quotas by it, and raises a harvest's quotas to the harvest's share of it when they fall short.
 
 Every tonne is accounted for: stock after = stock before + procurement + imports - urban rations - exports -
 other uses - losses - resales. Historical exports and imports are in trade grain (national_series.csv) and
@@ -41,7 +42,8 @@ class StateGrainParams(ParamSection):
         unit="Mt unhusked",
         description="state grain stock on 1 January 1957",
         source="estimated from food_system.csv: state stocks on 30 June 1954-58 were 30.7-42.7 bn jin (15-21 Mt, "
-        "verified); adding six months of urban rations, exports and other uses (~3 Mt a month) gives the "
+        "verified) of trade grain, 18-25 Mt unhusked; adding six months of urban rations, exports and other uses "
+        "(~3 Mt a month) gives the "
         "January stock",
         status="estimated",
     )
@@ -55,11 +57,12 @@ class StateGrainParams(ParamSection):
         status="derived",
     )
     urban_cut_max: float = param(
-        0.2,
+        0.07,
         ge=0.0,
         le=0.9,
         description="largest cut of urban rations when the stock runs low",
-        source="food_system.csv urban ration standard rows (1960 cuts)",
+        source="derived: food_system.csv urban_ration_35cities_average, 28.45 -> 26.83 jin a month in the 1960 cut "
+        "(verified): -5.7%; rounded up for cuts in smaller cities",
         status="estimated",
     )
     stock_target_mt: float = param(
@@ -104,13 +107,13 @@ class StateGrainParams(ParamSection):
         status="estimated",
     )
     requirement_1957_mt: float = param(
-        37.2,
+        36.6,
         ge=1.0,
         le=500.0,
         unit="Mt unhusked",
         description="the state's requirement in 1957, the reference of its needs index",
-        source="derived: 99.5 million urban residents x 19.2 kg x 12 (22.9 Mt) + other uses 12 Mt + 1957 net "
-        "exports (2.09 - 0.17) / 0.85 (2.3 Mt), all from this section's defaults",
+        source="derived: the 96.7 million urban residents the model starts with x 19.2 kg x 12 (22.3 Mt) + other "
+        "uses 12 Mt + 1957 net exports (2.09 - 0.17) / 0.85 (2.3 Mt), all from this section's defaults",
         status="derived",
     )
     storage_loss_per_year: float = param(
