@@ -12,6 +12,7 @@ from greatleap.core.module import Module
 from greatleap.modules.agriculture import Agriculture
 from greatleap.modules.campaign import Campaign
 from greatleap.modules.demography import Demography
+from greatleap.modules.furnaces import Furnaces
 from greatleap.modules.grain_accounts import GrainAccounts
 from greatleap.modules.household_food import HouseholdFood
 from greatleap.modules.labour import Labour
@@ -28,6 +29,7 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("plan: campaign", Campaign, "nation"),
     ("labour", Labour),
     ("agriculture", Agriculture),
+    ("furnaces", Furnaces),
     ("reports", Reports),
     ("procurement", Procurement),
     ("urban registration", StateGrain, "province", "report"),
@@ -50,6 +52,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     Demography,
     Labour,
     Agriculture,
+    Furnaces,
     Reports,
     Procurement,
     StateGrain,

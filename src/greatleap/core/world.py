@@ -147,6 +147,9 @@ class ProvinceShard:
     # enterprises) claims person-days per commune; the labour module grants them and clears the claims.
     labour_claims: dict[str, np.ndarray] = field(default_factory=dict)
     labour_granted: dict[str, np.ndarray] = field(default_factory=dict)
+    # The shared hazard interface: a module posts a monthly death hazard per commune for a cause (building
+    # collapses, injuries); demography applies it with the others and clears it.
+    hazards: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def code(self) -> str:

@@ -31,6 +31,7 @@ from greatleap.core.world import FEMALE, MAX_AGE, ProvinceShard, class_attribute
 
 AGE_GROUPS = {"0_4": (0, 4), "5_14": (5, 14), "15_59": (15, 59), "60_plus": (60, MAX_AGE)}
 NOT_PREGNANT = np.iinfo(np.int16).min
+CAUSES = ("collapse", "injury")  # causes other modules post through `ProvinceShard.hazards`
 
 
 class DemographyParams(ParamSection):
@@ -186,6 +187,8 @@ class Demography(Module):
         ResultSpec("deaths", "flow", "persons", "deaths from every cause"),
         ResultSpec("deaths_baseline", "flow", "persons", "deaths at the life table's age-sex rates"),
         ResultSpec("deaths_starvation", "flow", "persons", "deaths from the starvation hazard"),
+        ResultSpec("deaths_collapse", "flow", "persons", "deaths in collapsing buildings"),
+        ResultSpec("deaths_injury", "flow", "persons", "deaths from injuries at work"),
         ResultSpec(
             "cbr", "ratio", "per mille", "crude birth rate", numerator="births", denominator="population", scale=1000.0
         ),
@@ -255,6 +258,16 @@ class Demography(Module):
             shard.person_commune(), weights=persons.alive, minlength=shard.communes.count
         ).astype(np.int64)
 
+    def _hazards(self, rows, person_class, reserve, commune, posted) -> dict[str, np.ndarray]:
+        """Monthly hazards by cause for the person rows `rows`: baseline, starvation and the posted causes."""
+        tables = self.class_tables()
+        row_class = person_class[rows]
+        hazards = {"baseline": tables["hazard"][row_class]}
+        hazards["starvation"] = self.starvation_hazard(reserve[rows]) * tables["vulnerability"][row_class]
+        for cause, per_commune in posted.items():
+            hazards[cause] = per_commune[commune[rows]]
+        return hazards
+
     def starvation_hazard(self, reserve: np.ndarray) -> np.ndarray:
         """Monthly starvation hazard of an adult at energy reserve `reserve`."""
         p = self.params
@@ -272,19 +285,33 @@ class Demography(Module):
         alive = persons.alive.copy()
         reserve = persons.energy_reserve
 
-        # Deaths: baseline and starvation hazards, one uniform per person. The starvation hazard is
-        # computed only for the persons below the onset (usually few).
+        # Deaths: competing hazards, one uniform per person. Beyond the baseline (a per-class table), the
+        # hazards are computed only where they apply: starvation below the onset, and the causes other
+        # modules post per commune (building collapses, injuries) in the communes where they are posted.
         probability = np.take(tables["death_probability"], person_class)
-        hungry = np.flatnonzero(alive & (reserve < p.starvation_onset))
-        hungry_class = person_class[hungry]
-        starving = self.starvation_hazard(reserve[hungry]) * tables["vulnerability"][hungry_class]
-        total = tables["hazard"][hungry_class] + starving
-        probability[hungry] = -np.expm1(-total)
+        posted = {cause: np.asarray(h, dtype=np.float64) for cause, h in shard.hazards.items() if cause in CAUSES}
+        shard.hazards.clear()
+        extra = np.zeros(n_communes)
+        for hazard in posted.values():
+            extra = extra + hazard
+        special = np.flatnonzero(alive & ((reserve < p.starvation_onset) | (extra[commune] > 0)))
+        hazards = self._hazards(special, person_class, reserve, commune, posted)
+        probability[special] = -np.expm1(-sum(hazards.values()))
         u = ctx.rng("deaths").random(persons.count)
         dies = alive & (u < probability)
-        # The same uniform splits the dying by cause, in proportion to the hazards.
+        # The same uniform splits the dying by cause, in proportion to their hazards.
+        dying = np.flatnonzero(dies[special])
+        position = u[special][dying] / probability[special][dying]  # uniform in [0, 1) given death
+        total = sum(h[dying] for h in hazards.values())
+        cumulative = np.zeros(dying.size)
+        cause_of = {}
+        for cause, hazard in hazards.items():
+            share = hazard[dying] / total
+            chosen = (position >= cumulative) & (position < cumulative + share)
+            cause_of[cause] = special[dying[chosen]]
+            cumulative = cumulative + share
         of_starvation = np.zeros(persons.count, dtype=bool)
-        of_starvation[hungry] = dies[hungry] & (u[hungry] < probability[hungry] * starving / total)
+        of_starvation[cause_of.get("starvation", np.zeros(0, np.int64))] = True
         persons.alive[dies] = False
         survivors = alive & ~dies
 
@@ -296,6 +323,9 @@ class Demography(Module):
         births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
         deaths = np.rint(shard.sum_by_commune(dies)).astype(np.int64)
         deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
+        other_causes = {
+            c: np.bincount(commune[cause_of.get(c, np.zeros(0, np.int64))], minlength=n_communes) for c in CAUSES
+        }
         # Stocks and starvation deaths by age group (counted before the newborns are appended).
         n_groups = len(AGE_GROUPS)
         cell = commune * n_groups + np.take(tables["age_group"], person_class)
@@ -314,7 +344,9 @@ class Demography(Module):
         ctx.record("births", births_per_commune)
         ctx.record("deaths", deaths)
         ctx.record("deaths_starvation", deaths_starvation)
-        ctx.record("deaths_baseline", deaths - deaths_starvation)
+        ctx.record("deaths_baseline", deaths - deaths_starvation - sum(other_causes.values()))
+        for cause, count in other_causes.items():
+            ctx.record(f"deaths_{cause}", count)
         ctx.record("population", communes.population)
         for g_index, g in enumerate(AGE_GROUPS):
             ctx.record(f"population_{g}", by_group[:, g_index])

@@ -82,6 +82,14 @@ class HouseholdFoodParams(ParamSection):
         "anti-right-deviation campaign after Lushan (Sept 1959) is an assumption",
         status="partly_verified",
     )
+    cooking_without_pots: float = param(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="share of its usual private consumption a household can cook once its pots are taken",
+        source="assumption: borrowed or makeshift utensils",
+        status="assumption",
+    )
     access_dispersion: float = param(
         0.15,
         ge=0.0,
@@ -171,6 +179,7 @@ class HouseholdFood(Module):
         planned = np.minimum(households.private_stock_kg / months_to_next_harvest(ctx.month), p.satiation * need_kg)
         cooking = communes.private_cooking_share[commune]
         planned = np.where(households.in_messhall, planned * cooking, planned)
+        planned = np.where(households.has_pots, planned, planned * p.cooking_without_pots)
         eaten = np.where(urban_household, 0.0, np.minimum(planned, households.private_stock_kg))
         households.private_stock_kg[:] -= eaten
 
