@@ -188,6 +188,14 @@ class ProvinceShard:
             self.households.commune, weights=self.sum_by_household(per_person), minlength=self.communes.count
         )
 
+    def household_members(self) -> np.ndarray:
+        """Living members of every household."""
+        return self.sum_by_household(self.persons.alive)
+
+    def per_commune(self, per_household: np.ndarray) -> np.ndarray:
+        """Per-commune sums of a per-household quantity."""
+        return np.bincount(self.households.commune, weights=per_household, minlength=self.communes.count)
+
     def person_class(self, t: int) -> np.ndarray:
         """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.
 

@@ -53,11 +53,7 @@ class GrainAccounts(Module):
 
     @staticmethod
     def _private(shard: ProvinceShard) -> np.ndarray:
-        households = shard.households
-        return (
-            np.bincount(households.commune, weights=households.private_stock_kg, minlength=shard.communes.count)
-            / 1000.0
-        )
+        return shard.per_commune(shard.households.private_stock_kg) / 1000.0
 
     def check(self, shard: ProvinceShard, ctx: StepContext) -> None:
         c = shard.communes

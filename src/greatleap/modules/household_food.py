@@ -135,7 +135,7 @@ class HouseholdFood(Module):
         """Grain a day each household needs beyond its non-grain food (from nutrition's need estimate)."""
         p = self.params
         households = shard.households
-        members = np.bincount(shard.persons.household, weights=shard.persons.alive, minlength=households.count)
+        members = shard.household_members()
         grain_kcal = np.maximum(households.need_kcal_per_day - p.other_food_kcal_per_day * members, 0.0)
         households.grain_need_kg_per_day[:] = grain_kcal / p.kcal_per_kg_grain
 
@@ -149,7 +149,7 @@ class HouseholdFood(Module):
         n_communes = communes.count
         commune = households.commune
         urban_household = communes.is_urban[commune]
-        members = np.bincount(shard.persons.household, weights=shard.persons.alive, minlength=households.count)
+        members = shard.household_members()
         need_kg = households.grain_need_kg_per_day.astype(np.float64) * ctx.days
 
         # Private plots: monthly produce, shared over the commune's households by size.

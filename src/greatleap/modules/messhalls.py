@@ -200,7 +200,7 @@ class MessHalls(Module):
             communes.messhall_opened[:] = True
         communes.private_cooking_share[:] = p.private_cooking_share if open_now else 1.0
 
-        members = np.bincount(shard.persons.household, weights=shard.persons.alive, minlength=households.count)
+        members = shard.household_members()
         days = ctx.days
         need_kg = households.grain_need_kg_per_day.astype(np.float64) * days
         # Food grain: everything but the seed. The quota still due is not held back: procurement, which ran

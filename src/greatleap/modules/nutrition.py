@@ -341,7 +341,7 @@ class Nutrition(Module):
         n_households, n_communes = households.count, communes.count
 
         # The food each household eats (set by the food system), kcal/day.
-        members = np.bincount(household, weights=alive, minlength=n_households)
+        members = shard.household_members()
         fed = np.bincount(households.commune, weights=members, minlength=n_communes)
         household_food = households.food_kcal_per_day.astype(np.float64) * p.intake_scale
         food = np.bincount(households.commune, weights=household_food, minlength=n_communes)

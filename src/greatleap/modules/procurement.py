@@ -248,10 +248,7 @@ class Procurement(Module):
         # Resale requests: food short of the floor until the next harvest.
         months = months_to_next_harvest(ctx.month)
         need = p.floor_kg_per_capita_year * communes.population * months / 12.0 / 1000.0
-        private = (
-            np.bincount(shard.households.commune, weights=shard.households.private_stock_kg, minlength=communes.count)
-            / 1000.0
-        )
+        private = shard.per_commune(shard.households.private_stock_kg) / 1000.0
         food = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0) + private
         request = np.maximum(need - food, 0.0) * p.resale_speed * ~communes.is_urban
         communes.resale_request_t[:] = request
