@@ -17,6 +17,7 @@ from greatleap.modules.grain_accounts import GrainAccounts
 from greatleap.modules.household_food import HouseholdFood
 from greatleap.modules.labour import Labour
 from greatleap.modules.messhalls import MessHalls
+from greatleap.modules.migration import Migration
 from greatleap.modules.nutrition import Nutrition
 from greatleap.modules.procurement import Procurement
 from greatleap.modules.reports import Reports
@@ -42,6 +43,7 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("food needs", HouseholdFood, "province", "after_nutrition"),
     ("accounts: closing stocks", GrainAccounts, "province", "close"),
     ("demography", Demography),
+    ("migration", Migration),
 )
 
 
@@ -60,6 +62,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     HouseholdFood,
     MessHalls,
     GrainAccounts,
+    Migration,
 )
 
 
