@@ -30,6 +30,7 @@ def param(
     gt: float | None = None,
     lt: float | None = None,
     status: str = "",
+    pattern: str | None = None,
 ) -> Any:
     """A parameter field: default, allowed range, unit, and where the default comes from.
 
@@ -47,8 +48,12 @@ def param(
         le=le,
         gt=gt,
         lt=lt,
+        pattern=pattern,
         json_schema_extra=extra,
     )
+
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"  # a month written YYYY-MM, for `param(..., pattern=MONTH)`
 
 
 def field_bounds(model: type[BaseModel], name: str) -> dict[str, float]:

@@ -16,10 +16,14 @@ of Peng Dehuai raises the pressure on cadres from `fear_from` on.
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
 
 from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
-from greatleap.core.params import ParamSection, param
+from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import interpolate_schedule, month_key, parse_month
 from greatleap.core.state import StateSpec
 from greatleap.core.world import Nation
@@ -45,6 +49,52 @@ HISTORICAL_SCHEDULE = {
 
 
 class CampaignParams(ParamSection):
+    politics: Literal["historical", "endogenous"] = Field(
+        "historical",
+        description="when the leadership recalls the policies: at `recall_date` (historical) or when its prestige "
+        "falls below `recall_threshold` (endogenous)",
+        json_schema_extra={"source": "policy lever; historical = history", "unit": ""},
+    )
+    recall_date: str = param(
+        "1960-11",
+        pattern=MONTH,
+        description="month of the recall under historical politics",
+        source="organisation.csv: Emergency Directive (Twelve Articles) of 3 Nov 1960 (verified)",
+        status="verified",
+    )
+    recall_threshold: float = param(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="prestige below which the leadership recalls the policies (endogenous)",
+        source="assumption",
+        status="assumption",
+    )
+    outcry_per_mille: float = param(
+        0.15,
+        ge=0.0,
+        le=10.0,
+        description="prestige lost a month per starvation death per 1000 persons in the month before (annualised)",
+        source="assumption: visible famine and outcry erode the leadership's prestige",
+        status="assumption",
+    )
+    prestige_recovery: float = param(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="share of lost prestige regained a month",
+        source="assumption",
+        status="assumption",
+    )
+    retreat_months: int = param(
+        6,
+        ge=1,
+        le=36,
+        unit="months",
+        description="months over which the campaign winds down after the recall",
+        source="assumption: from the Twelve Articles (Nov 1960) to the Sixty Articles (1961)",
+        status="assumption",
+    )
     schedule: dict[str, float] = param(
         HISTORICAL_SCHEDULE,
         description="national campaign intensity (0-1) by month 'YYYY-MM', linear in between, flat outside",
@@ -53,6 +103,7 @@ class CampaignParams(ParamSection):
     )
     fear_from: str = param(
         "1959-08",
+        pattern=MONTH,
         description="month from which the Lushan purge makes cadres fear being labelled rightist",
         source="organisation.csv: Lushan conference / Peng Dehuai purge, Jul-Aug 1959 (verified)",
         status="verified",
@@ -112,8 +163,22 @@ class Campaign(Module):
         StateSpec("fear", "nation", "float64", 0.0, "extra pressure from fear of purges this month"),
         StateSpec("radicalism", "province", "float64", 1.0, "pressure multiplier of the province's leadership"),
         StateSpec("pressure", "province", "float64", 0.0, "pressure on cadres: radicalism x intensity x (1 + fear)"),
+        StateSpec("prestige", "nation", "float64", 1.0, "the leadership's prestige (1 = before the Leap)"),
+        StateSpec("months_since_recall", "nation", "float64", -1.0, "months since the recall (-1: not recalled)"),
+        StateSpec("starvation_deaths_last", "province", "float64", 0.0, "starvation deaths last month (real)"),
+        StateSpec("population_last", "province", "float64", 0.0, "population at the end of last month (real)"),
     )
-    results = (ResultSpec("campaign_intensity", "stock", "", "national campaign intensity (0-1)", scope="nation"),)
+    results = (
+        ResultSpec("campaign_intensity", "stock", "", "national campaign intensity (0-1)", scope="nation"),
+        ResultSpec("prestige", "stock", "", "the leadership's prestige (1 = before the Leap)", scope="nation"),
+        ResultSpec(
+            "recalled",
+            "stock",
+            "",
+            "1 once the policies are recalled (the recall date is the first month at 1)",
+            scope="nation",
+        ),
+    )
 
     def init_nation(self, nation: Nation, ctx: StepContext) -> None:
         p = self.params
@@ -127,10 +192,36 @@ class Campaign(Module):
         nation.provinces.radicalism[:] = [by_status.get(status.get(code, ""), 1.0) for code in nation.codes]
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
-        intensity = interpolate_schedule(self.params.schedule, ctx.year, ctx.month)
+        p = self.params
+        state = nation.state
+        # Prestige: eroded by last month's starvation deaths, slowly regained.
+        population = float(nation.provinces.population_last.sum())
+        if population > 0:
+            per_mille_year = 12_000.0 * float(nation.provinces.starvation_deaths_last.sum()) / population
+            loss = p.outcry_per_mille * per_mille_year / 100.0
+            state.prestige[0] = float(
+                np.clip(state.prestige[0] - loss + p.prestige_recovery * (1 - state.prestige[0]), 0.0, 1.0)
+            )
+        # The recall: at the date (historical) or when prestige falls below the threshold (endogenous).
+        if state.months_since_recall[0] >= 0:
+            state.months_since_recall[0] += 1.0
+        else:
+            due = (
+                month_key(ctx.year, ctx.month) >= parse_month(p.recall_date)
+                if p.politics == "historical"
+                else state.prestige[0] < p.recall_threshold
+            )
+            if due:
+                state.months_since_recall[0] = 0.0
+        retreat = 1.0
+        if state.months_since_recall[0] >= 0:
+            retreat = max(0.0, 1.0 - (state.months_since_recall[0] + 1.0) / p.retreat_months)
+        intensity = interpolate_schedule(p.schedule, ctx.year, ctx.month) * retreat
         nation.state.campaign_intensity[0] = intensity
         purged = month_key(ctx.year, ctx.month) >= parse_month(self.params.fear_from)
         fear = self.params.fear if purged else 0.0
         nation.state.fear[0] = fear
         nation.provinces.pressure[:] = nation.provinces.radicalism * intensity * (1.0 + fear)
         ctx.record_nation("campaign_intensity", intensity)
+        ctx.record_nation("prestige", float(state.prestige[0]))
+        ctx.record_nation("recalled", 1.0 if state.months_since_recall[0] >= 0 else 0.0)

@@ -341,6 +341,10 @@ class Demography(Module):
             persons.sex[new] = girl.astype(np.uint8)
 
         communes.population[:] = communes.population + births_per_commune - deaths
+        if ctx.nation is not None:  # what the leadership sees next month (see campaign: prestige)
+            weight = shard.commune_weight
+            ctx.nation.provinces.starvation_deaths_last[shard.index] = float(deaths_starvation @ weight)
+            ctx.nation.provinces.population_last[shard.index] = float(communes.population @ weight)
         ctx.record("births", births_per_commune)
         ctx.record("deaths", deaths)
         ctx.record("deaths_starvation", deaths_starvation)

@@ -190,18 +190,21 @@ class Furnaces(Module):
     )
     streams = ("pots",)
 
-    def drive(self, year: int, month: int) -> float:
-        return interpolate_schedule(self.params.drive, year, month) if self.params.enabled else 0.0
+    def drive(self, year: int, month: int, recalled: bool = False) -> float:
+        """The drive's intensity; none once the policies are recalled."""
+        if not self.params.enabled or recalled:
+            return 0.0
+        return interpolate_schedule(self.params.drive, year, month)
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
         self._claim(shard, ctx, ctx.year, ctx.month)
 
     def _claim(self, shard: ProvinceShard, ctx: StepContext, year: int, month: int) -> None:
         """Post the furnaces' labour claim for (year, month)."""
-        drive = self.drive(year, month)
+        assert ctx.nation is not None
+        drive = self.drive(year, month, ctx.nation.state.months_since_recall[0] >= 0)
         if drive <= 0:
             return
-        assert ctx.nation is not None
         communes = shard.communes
         radicalism = float(ctx.nation.provinces.radicalism[shard.index])
         claim = self.params.peak_labour_share * drive * radicalism * communes.labour_days_available
@@ -211,7 +214,7 @@ class Furnaces(Module):
         p = self.params
         communes, households = shard.communes, shard.households
         assert ctx.nation is not None
-        drive = self.drive(ctx.year, ctx.month)
+        drive = self.drive(ctx.year, ctx.month, ctx.nation.state.months_since_recall[0] >= 0)
         rural = ~communes.is_urban
         days = np.asarray(shard.labour_granted.get(FURNACES, np.zeros(communes.count)), dtype=np.float64)
         output_t = days * p.iron_kg_per_person_day / 1000.0

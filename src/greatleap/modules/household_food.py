@@ -155,6 +155,8 @@ class HouseholdFood(Module):
         # Private plots: monthly produce, shared over the commune's households by size.
         plot_kg = np.zeros(households.count)
         in_use = self.plots_in_use(ctx.year, ctx.month)
+        if ctx.nation.state.months_since_recall[0] >= 0:  # the recall restores the private plots
+            in_use = 1.0
         if in_use > 0:
             weather = float(ctx.nation.provinces.weather[shard.index])
             per_commune = (

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from greatleap.core.module import Module, ResultSpec, StepContext
-from greatleap.core.params import ParamSection, param
+from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import in_window, interpolate_schedule, step_schedule
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard, class_attributes
@@ -95,12 +95,14 @@ class LabourParams(ParamSection):
     )
     egalitarian_from: str = param(
         "1958-09",
+        pattern=MONTH,
         description="month from which communes supply food regardless of work (free supply)",
         source="organisation.csv: communes established Aug-Oct 1958 (verified)",
         status="verified",
     )
     egalitarian_until: str = param(
         "1961-06",
+        pattern=MONTH,
         description="month in which work points return (the Sixty Articles)",
         source="organisation.csv: Sixty Articles 1961 (partly verified)",
         status="partly_verified",

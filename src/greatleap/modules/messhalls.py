@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field
 
 from greatleap.core.module import Module, ResultSpec, StepContext
-from greatleap.core.params import ParamSection, param
+from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import in_window, parse_month
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard
@@ -38,21 +38,34 @@ class MessHallParams(ParamSection):
     )
     start: str = param(
         "1958-10",
+        pattern=MONTH,
         description="month the mess halls open",
         source="organisation.csv: 2.65 million canteens by Oct 1958 (verified)",
         status="verified",
     )
     fill_until: str = param(
         "1958-12",
+        pattern=MONTH,
         description="first month of rationing: the 'eat your fill' phase ends",
         source="food_system.csv: 'eat your fill' began 18 Sep 1958 and lasted about two months (verified)",
         status="verified",
     )
     close: str = param(
         "1961-06",
+        pattern=MONTH,
         description="month the mess halls are dissolved (the retreat)",
         source="organisation.csv: Sixty Articles 1961 allowed dissolving canteens (partly verified)",
         status="partly_verified",
+    )
+    close_after_recall: int = param(
+        7,
+        ge=0,
+        le=36,
+        unit="months",
+        description="months after the recall by which the mess halls are dissolved",
+        source="derived: the Twelve Articles (Nov 1960) to the dissolution in June 1961 (organisation.csv, "
+        "food_system.csv, verified)",
+        status="derived",
     )
     participation: float = param(
         0.9,
@@ -181,16 +194,19 @@ class MessHalls(Module):
     )
     streams = ("participation",)
 
-    def is_open(self, year: int, month: int) -> bool:
+    def is_open(self, year: int, month: int, months_since_recall: float = -1.0) -> bool:
+        """Open from `start` until `close`, and no later than `close_after_recall` months after the recall."""
         p = self.params
-        return p.enabled and in_window(year, month, p.start, p.close)
+        recalled_long = months_since_recall >= p.close_after_recall
+        return p.enabled and in_window(year, month, p.start, p.close) and not recalled_long
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
         households, communes = shard.households, shard.communes
         n_communes = communes.count
         rural_household = ~communes.is_urban[households.commune]
-        open_now = self.is_open(ctx.year, ctx.month)
+        assert ctx.nation is not None
+        open_now = self.is_open(ctx.year, ctx.month, float(ctx.nation.state.months_since_recall[0]))
         confiscated = np.zeros(households.count)
         if open_now and not communes.messhall_opened.any():
             confiscated = self._open(shard, ctx, rural_household)

@@ -78,6 +78,15 @@ class ProcurementParams(ParamSection):
         "Anhui's 1958 quota fixed for three years)",
         status="assumption",
     )
+    recall_quota_cut: float = param(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="cut of the quotas once the policies are recalled",
+        source="derived: gross procurement fell from 51.05 Mt (1960) to 40.47 Mt (1961) (national_series.csv, "
+        "unverified): -21%",
+        status="derived",
+    )
     meet_state_needs: bool = param(
         True,
         description="raise the quotas, if need be, to what the state needs (the cities are fed first)",
@@ -230,6 +239,8 @@ class Procurement(Module):
         fallen_due = np.zeros(communes.count)
         if ctx.month in (6, 10):
             share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
+            if ctx.nation.state.months_since_recall[0] >= 0:
+                share *= 1.0 - p.recall_quota_cut
             if p.flexible:
                 fallen_due = communes.flexible_share * harvest * self.state_needs(ctx)
             else:

@@ -1,0 +1,43 @@
+"""Politics: prestige falls with the famine; the recall comes at its date, or when prestige runs out."""
+
+import pytest
+
+from greatleap.compare import excess_deaths
+from greatleap.scenario import Scenario
+from tests.conftest import run
+
+
+def recall_month(results):
+    monthly = results.monthly_national()
+    recalled = monthly[monthly["recalled"] > 0]
+    return recalled.index[0] if len(recalled) else None
+
+
+def test_the_historical_recall_comes_with_the_twelve_articles(historical_run):
+    assert str(recall_month(historical_run)) == "1960-11-01"
+    prestige = historical_run.series("prestige")
+    assert prestige[1957] > 0.99 and prestige[1960] < prestige[1958]
+    assert historical_run.value("campaign_intensity", 1962) == 0.0
+
+
+def test_endogenous_politics_recall_the_policies_once_the_famine_has_cost_their_prestige():
+    results = run(Scenario.load("historical", ['campaign.politics="endogenous"']), check=False)
+    month = recall_month(results)
+    assert month is not None and 1959 <= month.year <= 1961
+    assert results.series("prestige", frequency="monthly")[month] < 0.5
+
+
+def test_an_early_retreat_after_lushan_saves_lives(historical_run):
+    early = run(Scenario.load("early_retreat"), check=False)
+    assert str(recall_month(early)) == "1959-08-01"
+    assert excess_deaths(early) < 0.7 * excess_deaths(historical_run)
+    assert early.value("messhall_share", 1960) < historical_run.value("messhall_share", 1960)
+    assert early.value("procurement_ratio", 1960) <= historical_run.value("procurement_ratio", 1960) + 0.02
+
+
+@pytest.mark.parametrize("bad", ['campaign.politics="divine"', 'campaign.recall_date="soon"'])
+def test_bad_politics_settings_are_refused(bad):
+    from greatleap.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="campaign"):
+        Scenario.load("historical", [bad])
