@@ -31,9 +31,10 @@ from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
 from greatleap.core.state import StateSpec
 from greatleap.core.world import Nation, ProvinceShard
+from greatleap.modules.crops import AUTUMN_HARVEST, SUMMER_HARVEST
 
 SUMMER, AUTUMN = "summer", "autumn"
-HARVEST_MONTH = {SUMMER: 6, AUTUMN: 10}
+HARVEST_MONTH = {SUMMER: SUMMER_HARVEST, AUTUMN: AUTUMN_HARVEST}
 GROWING_MONTHS = {SUMMER: (11, 12, 1, 2, 3, 4, 5, 6), AUTUMN: (4, 5, 6, 7, 8, 9, 10)}
 SOWING_MONTH = {SUMMER: 10, AUTUMN: 4}
 DEEP_PLOUGHING = "deep_ploughing"

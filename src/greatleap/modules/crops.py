@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-HARVEST_MONTHS = (6, 10)  # summer harvest (June), autumn harvest (October)
+SUMMER_HARVEST, AUTUMN_HARVEST = 6, 10  # June and October
+HARVEST_MONTHS = (SUMMER_HARVEST, AUTUMN_HARVEST)
 
 
 def months_to_next_harvest(month: int) -> int:

@@ -33,7 +33,7 @@ from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import interpolate_schedule
 from greatleap.core.state import StateSpec
 from greatleap.core.world import ProvinceShard
-from greatleap.modules.crops import months_to_next_harvest
+from greatleap.modules.crops import HARVEST_MONTHS, SUMMER_HARVEST, months_to_next_harvest
 
 
 class ProcurementParams(ParamSection):
@@ -237,8 +237,8 @@ class Procurement(Module):
             self._set_quota(shard, self.state_needs(ctx))
         harvest = communes.harvest_t
         fallen_due = np.zeros(communes.count)
-        if ctx.month in (6, 10):
-            share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
+        if ctx.month in HARVEST_MONTHS:
+            share = p.summer_quota_share if ctx.month == SUMMER_HARVEST else 1.0 - p.summer_quota_share
             if ctx.nation.state.months_since_recall[0] >= 0:
                 share *= 1.0 - p.recall_quota_cut
             if p.flexible:
@@ -274,9 +274,9 @@ class Procurement(Module):
         p = self.params
         state = nation.state
         state.quota_factor[0] = 1.0
-        if ctx.month not in (6, 10) or not p.meet_state_needs:
+        if ctx.month not in HARVEST_MONTHS or not p.meet_state_needs:
             return
-        share = p.summer_quota_share if ctx.month == 6 else 1.0 - p.summer_quota_share
+        share = p.summer_quota_share if ctx.month == SUMMER_HARVEST else 1.0 - p.summer_quota_share
         needed = float(state.state_requirement_t[0]) * share
         fallen = float(nation.provinces.quota_fallen_total_t.sum())
         if fallen > 0:
