@@ -294,7 +294,10 @@ class Demography(Module):
         extra = np.zeros(n_communes)
         for hazard in posted.values():
             extra = extra + hazard
-        special = np.flatnonzero(alive & ((reserve < p.starvation_onset) | (extra[commune] > 0)))
+        at_risk = reserve < p.starvation_onset
+        if posted:
+            at_risk = at_risk | (extra[commune] > 0)
+        special = np.flatnonzero(alive & at_risk)
         hazards = self._hazards(special, person_class, reserve, commune, posted)
         probability[special] = -np.expm1(-sum(hazards.values()))
         u = ctx.rng("deaths").random(persons.count)

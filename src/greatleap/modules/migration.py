@@ -115,11 +115,12 @@ class Migration(Module):
         p = self.params
         persons, communes = shard.persons, shard.communes
         n_communes = communes.count
-        age, _, _ = class_attributes()
-        person_class = shard.person_class(ctx.t)
-        in_age = ((age >= p.flight_age_min) & (age <= p.flight_age_max))[person_class]
         reserve = persons.energy_reserve
-        candidates = np.flatnonzero(persons.alive & in_age & (reserve < p.flight_onset))
+        candidates = np.zeros(0, dtype=np.int64)
+        if persons.count and float(reserve.min()) < p.flight_onset:  # nobody hungry: nobody flees
+            age, _, _ = class_attributes()
+            in_age = ((age >= p.flight_age_min) & (age <= p.flight_age_max))[shard.person_class(ctx.t)]
+            candidates = np.flatnonzero(persons.alive & in_age & (reserve < p.flight_onset))
         commune = shard.person_commune()
         attempts_per_commune = np.zeros(n_communes)
         arrivals = np.zeros(n_communes)
