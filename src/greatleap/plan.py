@@ -15,6 +15,7 @@ from greatleap.modules.demography import Demography
 from greatleap.modules.furnaces import Furnaces
 from greatleap.modules.grain_accounts import GrainAccounts
 from greatleap.modules.household_food import HouseholdFood
+from greatleap.modules.industry import Industry
 from greatleap.modules.labour import Labour
 from greatleap.modules.messhalls import MessHalls
 from greatleap.modules.migration import Migration
@@ -28,9 +29,11 @@ from greatleap.modules.state_grain import StateGrain
 PHASE_PLAN: tuple[tuple, ...] = (
     ("plan: opening accounts", GrainAccounts),
     ("plan: campaign", Campaign, "nation"),
+    ("plan: industrial capacity", Industry, "nation"),
     ("labour", Labour),
     ("agriculture", Agriculture),
     ("furnaces", Furnaces),
+    ("industry", Industry),
     ("reports", Reports),
     ("procurement", Procurement),
     ("urban registration", StateGrain, "province", "report"),
@@ -55,6 +58,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     Labour,
     Agriculture,
     Furnaces,
+    Industry,
     Reports,
     Procurement,
     StateGrain,

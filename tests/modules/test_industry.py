@@ -1,0 +1,31 @@
+"""State industry under the steel plan: modern steel, rushed output, defects and injuries."""
+
+import pytest
+
+from greatleap.compare import excess_deaths
+from greatleap.scenario import Scenario
+from tests.conftest import run
+
+
+def test_steel_rises_sharply_in_1958_with_the_backyard_share_mostly_unusable(historical_run):
+    value = historical_run.value
+    assert value("steel_modern_mt", 1957) == pytest.approx(5.35, rel=0.01)  # 1957 output (national_series.csv)
+    assert value("steel_total_mt", 1958) > 1.8 * value("steel_total_mt", 1957)  # the doubling campaign
+    backyard, usable_backyard = value("steel_backyard_mt", 1958), value("steel_backyard_usable_mt", 1958)
+    assert usable_backyard < 0.5 * backyard
+    assert value("steel_usable_mt", 1958) < value("steel_total_mt", 1958) - 0.5 * backyard
+    assert value("steel_modern_mt", 1961) < value("steel_modern_mt", 1960)  # the retrenchment
+
+
+def test_injuries_and_defects_rise_with_the_pressure_of_the_targets(historical_run):
+    value = historical_run.value
+    assert value("soe_defect_rate", 1959) > 2 * value("soe_defect_rate", 1957)
+    assert value("injuries", 1959) > 2 * value("injuries", 1957)
+    assert value("deaths_injury", 1959) > value("deaths_injury", 1957) > 0
+
+
+def test_incentives_cut_defects_and_deaths(historical_run):
+    incentives = run(Scenario.load("incentives"), check=False)
+    assert incentives.value("soe_defect_rate", 1959) < historical_run.value("soe_defect_rate", 1959)
+    assert incentives.value("deaths_injury", 1959) < historical_run.value("deaths_injury", 1959)
+    assert excess_deaths(incentives) < excess_deaths(historical_run)
