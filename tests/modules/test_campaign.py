@@ -41,3 +41,11 @@ def test_bad_politics_settings_are_refused(bad):
 
     with pytest.raises(ConfigError, match="campaign"):
         Scenario.load("historical", [bad])
+
+
+def test_a_worse_famine_brings_the_endogenous_recall_earlier():
+    base = ['campaign.politics="endogenous"', 'run.end="1961-12"', "run.scale=1"]
+    normal = run(Scenario.load("historical", base), check=False)
+    worse = run(Scenario.load("historical", [*base, "nutrition.intake_scale=0.9"]), check=False)
+    assert recall_month(worse) is not None and recall_month(normal) is not None
+    assert recall_month(worse) < recall_month(normal)
