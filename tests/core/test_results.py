@@ -51,3 +51,17 @@ def test_recording_an_undeclared_or_foreign_result_is_refused():
         recorder.record("other_module", None, 0, "deaths", np.zeros(1))
     with pytest.raises(KeyError, match="ratio"):
         recorder.record("m", None, 0, "cdr", np.zeros(1))
+
+
+def test_a_province_total_is_recorded_as_it_is_without_commune_weights():
+    recorder = Recorder(2, SPECS)
+
+    class Shard:  # the two attributes the recorder reads
+        code = "AA"
+        commune_weight = np.array([7.0, 9.0])
+
+    recorder.add_province("AA")
+    recorder.record_total("m", Shard, 0, "deaths", 123.0)
+    recorder.record("m", Shard, 1, "deaths", np.array([1.0, 1.0]))
+    column = recorder.recorded.index("deaths")
+    assert recorder.values["AA"][:, column].tolist() == [123.0, 16.0]

@@ -142,6 +142,12 @@ class StepContext:
         assert self.module is not None and self.shard is not None
         self.recorder.record(self.module.name, self.shard, self.t, name, per_commune)
 
+    def record_total(self, name: str, value: float) -> None:
+        """Record this month's value of result `name` as a real total for the whole province (a quantity the
+        module computes at the province's level, not per simulated commune)."""
+        assert self.module is not None and self.shard is not None
+        self.recorder.record_total(self.module.name, self.shard, self.t, name, value)
+
     def record_nation(self, name: str, value: float) -> None:
         """Record this month's value of the nation-scope result `name`."""
         assert self.module is not None
@@ -186,6 +192,11 @@ class Recorder:
         column = self._column_of(module, name, "nation")
         self.values[NATION_CODE][t, column] = float(value)
         self.filled[NATION_CODE][t, column] = True
+
+    def record_total(self, module: str, shard: ProvinceShard, t: int, name: str, value: float) -> None:
+        column = self._column_of(module, name, "province")
+        self.values[shard.code][t, column] = float(value)
+        self.filled[shard.code][t, column] = True
 
     def record(self, module: str, shard: ProvinceShard, t: int, name: str, per_commune: np.ndarray) -> None:
         column = self._column_of(module, name, "province")

@@ -232,13 +232,10 @@ class Industry(Module):
 
         wages = workers * p.steel_wage_share * p.wage_yuan_per_month
         subsidy = max(0.0, wages - good * p.steel_price_yuan_per_t)
-        # Province totals are recorded on the province's first commune (weights divided back out).
-        first = np.zeros(communes.count)
-        first[0] = 1.0 / shard.commune_weight[0]
-        ctx.record("steel_modern_mt", first * output / 1e6)
-        ctx.record("steel_modern_good_mt", first * good / 1e6)
-        ctx.record("steel_modern_reported_mt", first * output * (1.0 + 0.5 * campaign) / 1e6)
-        ctx.record("soe_defective_mt", first * (output - good) / 1e6)
+        ctx.record_total("steel_modern_mt", output / 1e6)
+        ctx.record_total("steel_modern_good_mt", good / 1e6)
+        ctx.record_total("steel_modern_reported_mt", output * (1.0 + 0.5 * campaign) / 1e6)
+        ctx.record_total("soe_defective_mt", (output - good) / 1e6)
         ctx.record("soe_workers", workers_per_commune)
-        ctx.record("soe_subsidy_myuan", first * subsidy / 1e6)
+        ctx.record_total("soe_subsidy_myuan", subsidy / 1e6)
         ctx.record("injuries", deaths_expected * p.injuries_per_death)
