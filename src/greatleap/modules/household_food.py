@@ -191,16 +191,16 @@ class HouseholdFood(Module):
         weighted_need = float(np.bincount(commune, weights=urban_need, minlength=n_communes) @ shard.commune_weight)
         urban_kg = urban_need * (granted_kg / weighted_need if weighted_need > 0 else 0.0)
 
-        communes.flow_plots_t[:] = np.bincount(commune, weights=plot_kg, minlength=n_communes) / 1000.0
-        communes.flow_eaten_private_t[:] = np.bincount(commune, weights=eaten, minlength=n_communes) / 1000.0
+        communes.flow_plots_t[:] = shard.per_commune(plot_kg) / 1000.0
+        communes.flow_eaten_private_t[:] = shard.per_commune(eaten) / 1000.0
         grain_kg = eaten + households.messhall_food_kg + urban_kg
         with np.errstate(divide="ignore", invalid="ignore"):
             food = grain_kg * p.kcal_per_kg_grain / ctx.days + p.other_food_kcal_per_day * members
         households.food_kcal_per_day[:] = np.where(members > 0, food, 0.0)
 
-        ctx.record("grain_output_plots_mt", np.bincount(commune, weights=plot_kg, minlength=n_communes) / 1e9)
-        ctx.record("private_consumption_mt", np.bincount(commune, weights=eaten, minlength=n_communes) / 1e9)
-        ctx.record("urban_consumption_mt", np.bincount(commune, weights=urban_kg, minlength=n_communes) / 1e9)
+        ctx.record("grain_output_plots_mt", communes.flow_plots_t / 1e6)
+        ctx.record("private_consumption_mt", communes.flow_eaten_private_t / 1e6)
+        ctx.record("urban_consumption_mt", shard.per_commune(urban_kg) / 1e9)
 
     def after_nutrition(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """After nutrition has updated needs: next month's grain needs."""

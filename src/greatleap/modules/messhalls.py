@@ -231,13 +231,14 @@ class MessHalls(Module):
 
         # Mess halls: serve members.
         served = np.zeros(households.count)
+        served_t = np.zeros(n_communes)
         if open_now:
             if ctx.month_key < parse_month(p.fill_until):
                 release = np.minimum(available, p.fill_factor * need_part)
             else:
                 release = np.minimum(available * part_share / months_to_next_harvest(ctx.month), need_part)
             served = self._share(shard, release * (1.0 - p.waste_share), need_kg * part, part)
-            served_t = np.bincount(households.commune, weights=served, minlength=n_communes) / 1000.0
+            served_t = shard.per_commune(served) / 1000.0
             wasted = served_t * p.waste_share / (1.0 - p.waste_share) if p.waste_share < 1 else release
             communes.granary_t[:] -= served_t + wasted
             communes.flow_wasted_t[:] = wasted
@@ -271,17 +272,15 @@ class MessHalls(Module):
         households.private_stock_kg[:] += given
         households.messhall_food_kg[:] = served
 
-        commune_of = households.commune
-        weight_served = np.bincount(commune_of, weights=served, minlength=n_communes)
-        communes.flow_confiscated_t[:] = np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1000.0
+        communes.flow_confiscated_t[:] = shard.per_commune(confiscated) / 1000.0
         communes.flow_distributed_t[:] = handed_out
-        communes.flow_served_t[:] = weight_served / 1000.0
+        communes.flow_served_t[:] = served_t
         ctx.record("messhall_waste_mt", communes.flow_wasted_t / 1e6)
-        ctx.record("messhall_consumption_mt", weight_served / 1e9)
+        ctx.record("messhall_consumption_mt", served_t / 1e6)
         ctx.record("distributed_mt", handed_out / 1e6)
-        ctx.record("confiscated_mt", np.bincount(commune_of, weights=confiscated, minlength=n_communes) / 1e9)
-        ctx.record("messhall_persons", np.bincount(commune_of, weights=members * part, minlength=n_communes))
-        ctx.record("rural_persons", np.bincount(commune_of, weights=members * rural_household, minlength=n_communes))
+        ctx.record("confiscated_mt", communes.flow_confiscated_t / 1e6)
+        ctx.record("messhall_persons", shard.per_commune(members * part))
+        ctx.record("rural_persons", shard.per_commune(members * rural_household))
 
     def _open(self, shard: ProvinceShard, ctx: StepContext, rural_household: np.ndarray) -> np.ndarray:
         """Opening day: who joins, who are the cadres, and the private grain taken in. Returns kg taken."""

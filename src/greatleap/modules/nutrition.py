@@ -265,14 +265,13 @@ class Nutrition(Module):
     )
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        self._set_household_need(shard, ctx.t)
+        need_well_fed = np.take(self.class_tables()["need_well_fed"], shard.person_class(ctx.t))
+        self._set_household_need(shard, need_well_fed)
 
-    def _set_household_need(self, shard: ProvinceShard, t: int) -> None:
-        tables = self.class_tables()
-        need = np.take(tables["need_well_fed"], shard.person_class(t)) * shard.persons.alive
-        shard.households.need_kcal_per_day[:] = np.bincount(
-            shard.persons.household, weights=need, minlength=shard.households.count
-        )
+    @staticmethod
+    def _set_household_need(shard: ProvinceShard, need_well_fed: np.ndarray) -> None:
+        """Each household's need when well fed: what the food system plans rations on."""
+        shard.households.need_kcal_per_day[:] = shard.sum_by_household(need_well_fed * shard.persons.alive)
 
     def class_tables(self) -> dict[str, np.ndarray]:
         """Per person class (see `ProvinceShard.person_class`): the quantities that depend only on age,
@@ -376,4 +375,4 @@ class Nutrition(Module):
         ctx.record("kcal_intake_urban", food * urban)
         ctx.record("persons_fed_urban", fed * urban)
         # Next month's planning need: this month's need when well fed (a month's ageing makes no difference).
-        households.need_kcal_per_day[:] = shard.sum_by_household(need_well_fed * alive)
+        self._set_household_need(shard, need_well_fed)
