@@ -189,12 +189,39 @@ class ProvinceShard:
         )
 
     def household_members(self) -> np.ndarray:
-        """Living members of every household."""
-        return self.sum_by_household(self.persons.alive)
+        """Living members of every household, cached until rows change or someone dies (demography calls
+        `forget_members` after the month's deaths). Several modules need it every month."""
+        key = ("household_members", self.persons.version)
+        cached = self.extra.get("household_members")
+        if cached is None or cached[0] != key:
+            cached = (key, self.sum_by_household(self.persons.alive))
+            self.extra["household_members"] = cached
+        return cached[1]  # type: ignore[return-value]
+
+    def forget_members(self) -> None:
+        """Drop the cached household members (after deaths, which change `alive` without adding rows)."""
+        self.extra.pop("household_members", None)
 
     def per_commune(self, per_household: np.ndarray) -> np.ndarray:
         """Per-commune sums of a per-household quantity."""
         return np.bincount(self.households.commune, weights=per_household, minlength=self.communes.count)
+
+    def commune_class(self, t: int) -> np.ndarray:
+        """Every person's (commune, class) cell, commune * N_CLASSES + class: an index into per-commune
+        tables of per-class values (death hazards with the causes posted per commune), cached for the month."""
+        key = ("commune_class", t, self.persons.version)
+        cached = self.extra.get("commune_class")
+        if cached is None or cached[0] != key:
+            cell = self.person_commune().astype(np.int32) * np.int32(N_CLASSES) + self.person_class(t)
+            cached = (key, cell)
+            self.extra["commune_class"] = cached
+        return cached[1]  # type: ignore[return-value]
+
+    def post_hazard(self, cause: str, per_commune: np.ndarray) -> None:
+        """Add a monthly death hazard per commune for `cause` (several modules may post the same cause:
+        injuries at the furnaces, in the fields and in the factories); demography applies and clears them."""
+        current = self.hazards.get(cause)
+        self.hazards[cause] = per_commune if current is None else current + per_commune
 
     def person_class(self, t: int) -> np.ndarray:
         """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.

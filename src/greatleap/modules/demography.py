@@ -27,7 +27,7 @@ from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import FEMALE, MAX_AGE, ProvinceShard, class_attributes
+from greatleap.core.world import FEMALE, MAX_AGE, N_CLASSES, ProvinceShard, class_attributes
 
 AGE_GROUPS = {"0_4": (0, 4), "5_14": (5, 14), "15_59": (15, 59), "60_plus": (60, MAX_AGE)}
 NOT_PREGNANT = np.iinfo(np.int16).min
@@ -285,37 +285,38 @@ class Demography(Module):
         alive = persons.alive.copy()
         reserve = persons.energy_reserve
 
-        # Deaths: competing hazards, one uniform per person. Beyond the baseline (a per-class table), the
-        # hazards are computed only where they apply: starvation below the onset, and the causes other
-        # modules post per commune (building collapses, injuries) in the communes where they are posted.
-        probability = np.take(tables["death_probability"], person_class)
+        # Deaths: competing hazards, one uniform per person. Everyone's hazard is the baseline of their
+        # class plus the causes other modules post per commune (building collapses, injuries): one table
+        # per (commune, class), one gather. Starvation is added only where the reserve is below its onset.
         posted = {cause: np.asarray(h, dtype=np.float64) for cause, h in shard.hazards.items() if cause in CAUSES}
         shard.hazards.clear()
-        extra = np.zeros(n_communes)
-        for hazard in posted.values():
-            extra = extra + hazard
-        at_risk = reserve < p.starvation_onset
+        class_hazard = tables["hazard"]
         if posted:
-            at_risk = at_risk | (extra[commune] > 0)
-        special = np.flatnonzero(alive & at_risk)
-        hazards = self._hazards(special, person_class, reserve, commune, posted)
-        probability[special] = -np.expm1(-sum(hazards.values()))
+            hazard_table = (sum(posted.values())[:, None] + class_hazard[None, :]).ravel()
+            cell_of = shard.commune_class(t)
+            probability = np.take(-np.expm1(-hazard_table), cell_of)
+        else:
+            hazard_table, cell_of = class_hazard, person_class
+            probability = np.take(tables["death_probability"], person_class)
+        starving = np.flatnonzero(alive & (reserve < p.starvation_onset))
+        starvation = self.starvation_hazard(reserve[starving]) * tables["vulnerability"][person_class[starving]]
+        probability[starving] = -np.expm1(-(hazard_table[cell_of[starving]] + starvation))
         u = ctx.rng("deaths").random(persons.count)
         dies = alive & (u < probability)
         # The same uniform splits the dying by cause, in proportion to their hazards.
-        dying = np.flatnonzero(dies[special])
-        position = u[special][dying] / probability[special][dying]  # uniform in [0, 1) given death
-        total = sum(h[dying] for h in hazards.values())
+        dying = np.flatnonzero(dies)
+        hazards = self._hazards(dying, person_class, reserve, commune, posted)
+        position = u[dying] / probability[dying]  # uniform in [0, 1) given death
+        total = sum(hazards.values())
         cumulative = np.zeros(dying.size)
         cause_of = {}
         for cause, hazard in hazards.items():
-            share = hazard[dying] / total
-            chosen = (position >= cumulative) & (position < cumulative + share)
-            cause_of[cause] = special[dying[chosen]]
+            share = hazard / total
+            cause_of[cause] = dying[(position >= cumulative) & (position < cumulative + share)]
             cumulative = cumulative + share
-        of_starvation = np.zeros(persons.count, dtype=bool)
-        of_starvation[cause_of.get("starvation", np.zeros(0, np.int64))] = True
+        starved_rows = cause_of["starvation"]
         persons.alive[dies] = False
+        shard.forget_members()
         survivors = alive & ~dies
 
         # Births due this month, to mothers still alive; then conceptions.
@@ -324,17 +325,20 @@ class Demography(Module):
         due[(due == t) | dies] = NOT_PREGNANT
         self._conceive(shard, ctx, person_class, survivors)
         births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
-        deaths = np.rint(shard.sum_by_commune(dies)).astype(np.int64)
-        deaths_starvation = np.bincount(commune[of_starvation], minlength=n_communes)
+        deaths = np.bincount(commune[dying], minlength=n_communes)
+        deaths_starvation = np.bincount(commune[starved_rows], minlength=n_communes)
         other_causes = {
             c: np.bincount(commune[cause_of.get(c, np.zeros(0, np.int64))], minlength=n_communes) for c in CAUSES
         }
         # Stocks and starvation deaths by age group (counted before the newborns are appended).
         n_groups = len(AGE_GROUPS)
-        cell = commune * n_groups + np.take(tables["age_group"], person_class)
-        by_group = np.bincount(cell, weights=survivors, minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+        # Counted per (commune, class) cell, then summed into age groups with a one-hot class -> group matrix.
+        cell = shard.commune_class(t)
+        in_group = np.eye(n_groups)[tables["age_group"]]
+        n_cells = n_communes * N_CLASSES
+        by_group = np.bincount(cell, weights=survivors, minlength=n_cells).reshape(n_communes, N_CLASSES) @ in_group
         by_group[:, 0] += births_per_commune
-        starved = np.bincount(cell[of_starvation], minlength=n_communes * n_groups).reshape(n_communes, n_groups)
+        starved = np.bincount(cell[starved_rows], minlength=n_cells).reshape(n_communes, N_CLASSES) @ in_group
 
         n_births = delivering.size
         if n_births:

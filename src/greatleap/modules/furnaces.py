@@ -241,7 +241,7 @@ class Furnaces(Module):
         with np.errstate(divide="ignore", invalid="ignore"):
             hazard = np.where(communes.population > 0, collapses * p.deaths_per_collapse / communes.population, 0.0)
         if (hazard > 0).any():
-            shard.hazards["collapse"] = hazard
+            shard.post_hazard("collapse", hazard)
 
         self._claim(shard, ctx, ctx.year + ctx.month // 12, ctx.month % 12 + 1)
         ctx.record("steel_backyard_mt", output_t / 1e6)

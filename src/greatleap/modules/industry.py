@@ -227,7 +227,7 @@ class Industry(Module):
             worker_share = np.where(communes.population > 0, workers_per_commune / communes.population, 0.0)
         hazard = injury_hazard * worker_share
         if (hazard > 0).any():
-            shard.hazards["injury"] = hazard
+            shard.post_hazard("injury", hazard)
         deaths_expected = injury_hazard * workers_per_commune
 
         wages = workers * p.steel_wage_share * p.wage_yuan_per_month

@@ -364,7 +364,7 @@ class Nutrition(Module):
         reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
 
         ctx.record("kcal_intake_total", food)
-        ctx.record("kcal_need_total", shard.sum_by_commune(need))
+        ctx.record("kcal_need_total", shard.per_commune(household_need))
         ctx.record("persons_fed", fed)
         ctx.record("reserve_total", shard.sum_by_commune(np.where(alive, reserve, 0.0)))
         undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
