@@ -44,9 +44,11 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("household food", HouseholdFood),
     ("consumption and nutrition", Nutrition),
     ("food needs", HouseholdFood, "province", "after_nutrition"),
-    ("accounts: closing stocks", GrainAccounts, "province", "close"),
     ("demography", Demography),
-    ("migration", Migration),
+    ("migration: flight", Migration),
+    ("migration: between provinces", Migration, "nation"),
+    ("migration: arrivals", Migration, "province", "arrive"),
+    ("accounts: closing stocks", GrainAccounts, "province", "close"),
 )
 
 

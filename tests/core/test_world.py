@@ -95,3 +95,24 @@ def test_sampled_communes_sit_at_stratum_midpoints():
 def test_person_state_stays_within_twenty_bytes(ningxia_full):
     # World states only here; the engine's modules add theirs (checked in tests/core/test_engine.py).
     assert ningxia_full.persons.nbytes_per_row <= 20
+
+
+def test_resettled_persons_arrive_as_copies_in_proportion_to_the_commune_weights():
+    """Moving persons from rural communes (heavy weights) to an urban district (light weight) conserves
+    real persons: each arrives as weight(origin) / weight(destination) rows on average."""
+    shard = build_province(province("HE"), WorldParams(), "sample", seed=3)
+    communes = shard.communes
+    rural = np.flatnonzero(~communes.is_urban)
+    urban = int(np.flatnonzero(communes.is_urban)[0])
+    commune = shard.person_commune()
+    movers = np.flatnonzero(np.isin(commune, rural))[:20_000]
+    origin_weight = communes.weight[commune[movers]]
+    real_before = float(np.sum(communes.weight[commune] * shard.persons.alive))
+    arrived, _ = shard.resettle(np.random.default_rng(1), movers, np.full(movers.size, urban), origin_weight, {})
+    commune_after = shard.person_commune()
+    assert (commune_after[arrived] == urban).all()
+    ratio = origin_weight.mean() / communes.weight[urban]
+    assert ratio > 1.5  # the case worth testing: one mover becomes several rows
+    assert arrived.size == pytest.approx(movers.size * ratio, rel=0.02)
+    real_after = float(np.sum(communes.weight[commune_after] * shard.persons.alive))
+    assert real_after == pytest.approx(real_before, rel=0.002)

@@ -22,7 +22,10 @@ def test_hunger_drives_flight_and_the_regime_decides_who_gets_away(famine_runs):
     strict, free = famine_runs["strict"], famine_runs["free"]
     assert strict.value("migration_attempts", 1957) > 1e5
     assert free.value("migrants", 1957) > 5 * strict.value("migrants", 1957) > 0
-    assert free.value("migrants", 1957) <= free.value("migration_attempts", 1957)
+    # Under free passports every attempt succeeds: arrivals equal attempts in real persons, up to the
+    # draws that turn a migrant into copies where the destination's communes are sampled more thinly.
+    assert free.value("migrants", 1957) == pytest.approx(free.value("migration_attempts", 1957), rel=0.05)
+    assert 0.2 < free.value("migrants_interprovincial", 1957) / free.value("migrants", 1957) < 0.4
     assert free.value("unregistered_persons", 1957) == pytest.approx(free.value("migrants", 1957), rel=0.05)
 
 

@@ -27,6 +27,9 @@ class StateSpec:
     default: float | int | bool
     description: str
     inherit: bool = False  # a newborn row takes its mother's value (see Table.add_offspring)
+    # A household quantity held per member (a store, a planned need): a member who leaves takes an equal
+    # share of it along to the household they join (see ProvinceShard.take_shares and resettle).
+    carried: bool = False
 
 
 class Table:
@@ -104,6 +107,29 @@ class Table:
         new = self.add(len(parents))
         for name, value in values.items():
             self._columns[name][new] = value
+        return new
+
+    def carried_columns(self) -> list[str]:
+        """Names of the columns declared `carried` (shares that travel with a member who leaves)."""
+        return [name for name, spec in self._specs.items() if spec.carried]
+
+    def add_copies(self, rows: np.ndarray) -> slice:
+        """Append a copy of each row of `rows` (every column copied): a person who stands for more real
+        persons where they arrive than where they left (see `ProvinceShard.resettle`)."""
+        values = {name: column[rows] for name, column in self._columns.items()}
+        new = self.add(len(rows))
+        for name, value in values.items():
+            self._columns[name][new] = value
+        return new
+
+    def add_rows(self, columns: dict[str, np.ndarray]) -> slice:
+        """Append rows given column by column (rows taken from another shard's table of the same level:
+        persons arriving from another province); columns not given keep their defaults."""
+        n = len(next(iter(columns.values()))) if columns else 0
+        new = self.add(n)
+        for name, value in columns.items():
+            if name in self._columns:
+                self._columns[name][new] = value
         return new
 
     def compact(self, keep: np.ndarray) -> None:

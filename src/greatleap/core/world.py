@@ -223,6 +223,68 @@ class ProvinceShard:
         current = self.hazards.get(cause)
         self.hazards[cause] = per_commune if current is None else current + per_commune
 
+    def take_shares(self, movers: np.ndarray) -> dict[str, np.ndarray]:
+        """What each of `movers` takes along from their household: an equal member's share of every
+        household column declared `carried` (the grain store, the planned needs), taken out of the
+        household now. Returns the amounts per mover, by column."""
+        households = self.households
+        old = self.persons.household[movers]
+        members = np.maximum(self.household_members()[old], 1.0)
+        shares = {}
+        for name in households.carried_columns():
+            column = households.column(name)
+            share = column[old] / members
+            np.subtract.at(column, old, share.astype(column.dtype))
+            np.maximum(column, 0, out=column)  # float rounding never leaves a negative store
+            shares[name] = share
+        return shares
+
+    def resettle(
+        self,
+        rng: np.random.Generator,
+        movers: np.ndarray,
+        destination: np.ndarray,
+        origin_weight: np.ndarray,
+        shares: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Move the person rows `movers` into random households of the communes `destination` (one per
+        mover), each bringing `shares` (from `take_shares`, or from another province) into the household.
+
+        A simulated person stands for `weight` real persons of their commune; a mover who stood for
+        `origin_weight` real persons arrives as origin_weight / weight(destination) simulated persons:
+        the whole part as copies, the fraction by a draw (a mover from a heavily sampled commune to a
+        lightly sampled one becomes several rows; one the other way may leave no row), each copy with the
+        mover's shares. Real persons and what they carry are conserved in expectation. Rows that leave no
+        one behind are marked not alive (they are not deaths: the population stocks move with arrivals
+        and departures). Returns the arriving rows (moved in place and copies) and, by carried column,
+        the amounts received per commune.
+        """
+        persons, households, communes = self.persons, self.households, self.communes
+        received = {name: np.zeros(communes.count) for name in shares}
+        if movers.size == 0:
+            return np.zeros(0, dtype=np.int64), received
+        ratio = origin_weight / communes.weight[destination]
+        copies = np.floor(ratio).astype(np.int64) + (rng.random(movers.size) < ratio - np.floor(ratio))
+        per_commune = np.bincount(households.commune, minlength=communes.count)
+        first = np.cumsum(per_commune) - per_commune  # households are stored commune by commune
+        repeated = np.repeat(np.arange(movers.size), copies)
+        offset = (rng.random(repeated.size) * per_commune[destination[repeated]]).astype(np.int64)
+        household = first[destination[repeated]] + np.minimum(offset, per_commune[destination[repeated]] - 1)
+        # The first row of each arriving mover moves in place; further copies are appended.
+        is_first = np.r_[True, repeated[1:] != repeated[:-1]] if repeated.size else np.zeros(0, bool)
+        persons.household[movers[repeated[is_first]]] = household[is_first].astype(np.int32)
+        persons.alive[movers[copies == 0]] = False
+        new = persons.add_copies(movers[repeated[~is_first]])
+        persons.household[new] = household[~is_first].astype(np.int32)
+        for name, share in shares.items():
+            column = households.column(name)
+            np.add.at(column, household, share[repeated].astype(column.dtype))
+            received[name] = np.bincount(destination[repeated], weights=share[repeated], minlength=communes.count)
+        persons.touch()  # communes changed: cached gathers are stale
+        self.forget_members()
+        arrived = np.r_[movers[repeated[is_first]], np.arange(new.start, new.stop)]
+        return arrived.astype(np.int64), received
+
     def person_class(self, t: int) -> np.ndarray:
         """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.
 
@@ -403,6 +465,11 @@ class Nation:
     provinces: Table
     state: Table
     streams: Streams
+    # Persons in transit between provinces this month: the origin's province phase posts their rows
+    # (every person column, plus `origin_weight`) under its code; a nation phase routes them into `inbox`
+    # under the destination's code; the destination's province phase takes them in.
+    outbox: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    inbox: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict)
 
     def tables(self) -> dict[str, Table]:
         return {"province": self.provinces, "nation": self.state}

@@ -7,6 +7,7 @@ commune, that
     granary after = granary before + harvest - losses - seed - procurement + resales + confiscated
                     - distributed - served in the mess hall - wasted in it
     private stores after = before + distributed + plot output - confiscated - eaten from private stores
+                           + brought in by migrants - taken away by migrants
 
 to float precision, and that no stock is negative. (The state's pool balances by construction in
 `state_grain`; the national identity is tested on the results.)
@@ -72,6 +73,8 @@ class GrainAccounts(Module):
         private = (
             c.private_opening_t + c.flow_distributed_t + c.flow_plots_t - c.flow_confiscated_t - c.flow_eaten_private_t
         )
+        if "flow_carried_in_t" in c.names:  # migrants take grain along and bring it where they settle
+            private = private + c.flow_carried_in_t - c.flow_carried_out_t
         scale = 1.0 + np.abs(c.granary_opening_t) + np.abs(c.harvest_t) + np.abs(c.private_opening_t)
         for name, expected, actual in (
             ("granary", granary, c.granary_t),

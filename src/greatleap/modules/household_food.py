@@ -107,9 +107,13 @@ class HouseholdFood(Module):
     Params = HouseholdFoodParams
     params: HouseholdFoodParams
     states = (
-        StateSpec("private_stock_kg", "household", "float64", 0.0, "grain in the household's own store, kg"),
+        StateSpec(
+            "private_stock_kg", "household", "float64", 0.0, "grain in the household's own store, kg", carried=True
+        ),
         StateSpec("food_access", "household", "float32", 1.0, "the household's relative access to food"),
-        StateSpec("grain_need_kg_per_day", "household", "float32", 0.0, "grain the household needs a day, kg"),
+        StateSpec(
+            "grain_need_kg_per_day", "household", "float32", 0.0, "grain the household needs a day, kg", carried=True
+        ),
         StateSpec("food_kcal_per_day", "household", "float32", 0.0, "food energy the household eats per day"),
         StateSpec("flow_plots_t", "commune", "float64", 0.0, "this month: private plot output into private stores"),
         StateSpec("flow_eaten_private_t", "commune", "float64", 0.0, "this month: grain eaten from private stores"),

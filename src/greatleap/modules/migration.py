@@ -3,16 +3,21 @@
 Every person is registered where they live (their commune or urban district); moving needs a permit. From
 1958 the Household Registration Regulations (organisation.csv: the directive against 'blind outflow' of
 18 Dec 1957 and the regulations of 9 Jan 1958) made permits hard to get. Each month a hungry person of
-working age (`flight_age_min`-`flight_age_max`) whose energy reserve is below `flight_onset` tries to flee
+working age (`flight_age_min`-`flight_age_max`) living in a rural commune whose energy reserve is below `flight_onset` tries to flee
 with a probability rising linearly to `flight_rate_max` at `flight_desperate`; the attempt succeeds with the
-probability of the `passports` regime (`strict`, `lax`, `free`). A person who gets away joins a household
-in another commune or urban district of the same province, chosen in proportion to how well fed it is
-(its mean energy reserve to the power `destination_pull`). Migrants are marked (`unregistered`): they live
-where they are without being registered there.
+probability of the `passports` regime (`strict`, `lax`, `free`). A person who gets away either leaves the province
+(with probability `cross_province_share`) or joins a household of another commune or urban district of
+the same province. Destinations are chosen in proportion to how well fed they are (the commune's mean
+energy reserve to the power `destination_pull`, times the number of real communes a simulated one stands
+for); another province is chosen the same way from the provinces' totals, at the state's level, since
+provinces meet only there: the origin posts the migrants' rows to the nation's outbox, a nation phase routes
+them, and the destination takes them in. A simulated migrant stands for as many real persons as their
+origin's commune weight, so they arrive as copies in proportion to the weights (`ProvinceShard.resettle`).
 
-Flight stays within the province: provinces are shards that meet only at the state's tables. Recruitment into
-state enterprises (1958-60) and the return of urban workers to the villages (1961-62) come with the
-enterprises (issue 4).
+Migrants are marked `unregistered`: they live where they are without being registered there, so the cities
+do not count them for rations (`unregistered_persons` per commune, which the state's urban registration
+subtracts); a migrant shares the food of the household that takes them in. Recruitment into state
+enterprises and the return of workers to the villages move registered persons (module `recruitment`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pydantic import Field
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import ProvinceShard, class_attributes
+from greatleap.core.world import Nation, ProvinceShard, class_attributes
 
 REGIMES = ("strict", "lax", "free")
 
@@ -82,6 +87,25 @@ class MigrationParams(ParamSection):
     flight_age_max: int = param(
         49, ge=30, le=80, unit="years", description="oldest who flee alone", source="assumption"
     )
+    cross_province_share: float = param(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="share of those who get away who leave the province",
+        source="assumption: the 'blind flow' went largely to the northeast, Inner Mongolia, Qinghai and "
+        "Xinjiang (organisation.csv, unverified); no national share is sourced",
+        status="assumption",
+    )
+    urban_pull: float = param(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="how much an urban district draws migrants relative to a rural commune as well fed: "
+        "grain in the cities is bought with ration coupons that only registered residents hold",
+        source="assumption: grain rationing by coupon from 1955 (organisation.csv, unverified); cities sent "
+        "the 'blind flow' back",
+        status="assumption",
+    )
     destination_pull: float = param(
         4.0,
         ge=0.0,
@@ -93,79 +117,176 @@ class MigrationParams(ParamSection):
 
 
 class Migration(Module):
-    """Flight from hunger, filtered by the passport regime."""
+    """Flight from hunger, filtered by the passport regime, within and across provinces."""
 
     name = "migration"
     Params = MigrationParams
     params: MigrationParams
-    states = (StateSpec("unregistered", "person", "bool", False, "living away from where registered", inherit=True),)
+    states = (
+        StateSpec("unregistered", "person", "bool", False, "living away from where registered", inherit=True),
+        StateSpec("unregistered_persons", "commune", "int64", 0, "living persons not registered where they live"),
+        StateSpec("migration_pull", "province", "float64", 0.0, "how many migrants the province draws (weight)"),
+        StateSpec("flow_carried_out_t", "commune", "float64", 0.0, "this month: grain migrants took from stores"),
+        StateSpec("flow_carried_in_t", "commune", "float64", 0.0, "this month: grain migrants brought into stores"),
+    )
     results = (
         ResultSpec("migration_attempts", "flow", "persons", "attempts to flee hunger"),
-        ResultSpec("migrants", "flow", "persons", "persons who got away (arrivals)"),
+        ResultSpec("migrants", "flow", "persons", "persons who got away (arrivals, within and across provinces)"),
+        ResultSpec("migrants_interprovincial", "flow", "persons", "arrivals from another province"),
         ResultSpec("urban_population", "stock", "persons", "persons living in urban districts"),
         ResultSpec("unregistered_persons", "stock", "persons", "persons living away from their registration"),
+        ResultSpec("grain_carried_out_mt", "flow", "Mt", "grain migrants took along from their households"),
+        ResultSpec("grain_carried_in_mt", "flow", "Mt", "grain migrants brought into the households they joined"),
     )
-    streams = ("flight", "destination")
+    streams = ("flight", "destination", "routing", "arrival")
 
     def success(self) -> float:
         p = self.params
         return {"strict": p.success_strict, "lax": p.success_lax, "free": p.success_free}[p.passports]
 
+    def pull(self, shard: ProvinceShard) -> np.ndarray:
+        """How strongly each simulated commune draws migrants: the real communes it stands for, times
+        their mean reserve to the power `destination_pull`."""
+        communes = shard.communes
+        reserve = np.maximum(communes.mean_reserve, 1e-6)
+        p = self.params
+        attraction = np.where(communes.is_urban, p.urban_pull, 1.0)
+        return reserve**p.destination_pull * attraction * communes.weight * (communes.population > 0)
+
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Who tries to flee, who gets away; those staying in the province are resettled, the others posted."""
         p = self.params
         persons, communes = shard.persons, shard.communes
         n_communes = communes.count
         reserve = persons.energy_reserve
         candidates = np.zeros(0, dtype=np.int64)
         if persons.count and float(reserve.min()) < p.flight_onset:  # nobody hungry: nobody flees
-            age, _, _ = class_attributes()
-            in_age = ((age >= p.flight_age_min) & (age <= p.flight_age_max))[shard.person_class(ctx.t)]
+            age, _, urban = class_attributes()  # city dwellers hold ration coupons: they stay
+            in_age = ((age >= p.flight_age_min) & (age <= p.flight_age_max) & (urban == 0))[shard.person_class(ctx.t)]
             candidates = np.flatnonzero(persons.alive & in_age & (reserve < p.flight_onset))
         commune = shard.person_commune()
         attempts_per_commune = np.zeros(n_communes)
         arrivals = np.zeros(n_communes)
         departures = np.zeros(n_communes)
-        if candidates.size and n_communes > 1:
+        pull = self.pull(shard)
+        if candidates.size:
             span = p.flight_onset - p.flight_desperate
             chance = p.flight_rate_max * np.clip((p.flight_onset - reserve[candidates]) / span, 0.0, 1.0)
             rng = ctx.rng("flight")
             trying = candidates[rng.random(candidates.size) < chance]
             attempts_per_commune = np.bincount(commune[trying], minlength=n_communes).astype(np.float64)
             movers = trying[rng.random(trying.size) < self.success()]
-            if movers.size:
-                departures = np.bincount(commune[movers], minlength=n_communes).astype(np.float64)
-                arrivals = self._move(shard, ctx, movers, commune)
+            leaving = rng.random(movers.size) < (p.cross_province_share if ctx.nation is not None else 0.0)
+            departures = np.bincount(commune[movers], minlength=n_communes).astype(np.float64)
+            shares = shard.take_shares(movers)
+            self._carried(communes.flow_carried_out_t, commune[movers], shares)
+            if leaving.any():
+                self._post(shard, ctx, movers[leaving], commune, {k: v[leaving] for k, v in shares.items()})
+            staying = ~leaving
+            if staying.any():
+                rng = ctx.rng("destination")
+                destination = self._destinations(rng, pull, commune[movers[staying]])
+                origin_weight = communes.weight[commune[movers[staying]]]
+                arrived, received = shard.resettle(
+                    rng, movers[staying], destination, origin_weight, {k: v[staying] for k, v in shares.items()}
+                )
+                persons.unregistered[arrived] = True
+                self._received(communes, received)
+                arrivals = np.bincount(shard.person_commune()[arrived], minlength=n_communes).astype(np.float64)
         # The population identity per commune: the stock moves by arrivals less departures.
         communes.population[:] = communes.population + (arrivals - departures).astype(np.int64)
-        ctx.record("migration_attempts", attempts_per_commune)
-        ctx.record("migrants", arrivals)
-        ctx.record("urban_population", communes.population * communes.is_urban)
-        ctx.record("unregistered_persons", shard.sum_by_commune(persons.alive & persons.unregistered))
+        shard.extra["migration_attempts"] = attempts_per_commune
+        shard.extra["migration_arrivals"] = arrivals
+        if ctx.nation is not None:
+            ctx.nation.provinces.migration_pull[shard.index] = float(pull.sum())
+        else:  # a shard on its own (unit tests): nothing arrives from elsewhere
+            self.arrive(shard, ctx)
 
-    def _move(self, shard: ProvinceShard, ctx: StepContext, movers: np.ndarray, commune: np.ndarray) -> np.ndarray:
-        """Send `movers` to households of other communes, drawn by how well fed the communes are."""
-        p = self.params
-        persons, households, communes = shard.persons, shard.households, shard.communes
-        n = communes.count
-        alive = persons.alive
-        mean_reserve = shard.sum_by_commune(np.where(alive, persons.energy_reserve, 0.0)) / np.maximum(
-            shard.sum_by_commune(alive), 1.0
-        )
-        pull = np.maximum(mean_reserve, 1e-6) ** p.destination_pull * (communes.population > 0)
-        rng = ctx.rng("destination")
-        origin = commune[movers]
-        # Draw a destination other than the origin: from the pull with the origin's weight removed.
+    @staticmethod
+    def _destinations(rng: np.random.Generator, pull: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        """A destination for each origin (index, or -1 for none), drawn from `pull` with the origin's own
+        weight removed; where nothing else draws, the origin itself."""
         cumulative = np.cumsum(pull)
-        u = rng.random(movers.size) * (cumulative[-1] - pull[origin])
-        u = u + np.where(u >= cumulative[origin] - pull[origin], pull[origin], 0.0)
-        destination = np.minimum(np.searchsorted(cumulative, u, side="right"), n - 1)
-        # Households are stored commune by commune: a random household of the destination.
-        per_commune = np.bincount(households.commune, minlength=n)
-        first = np.cumsum(per_commune) - per_commune
-        offset = (rng.random(movers.size) * per_commune[destination]).astype(np.int64)
-        persons.household[movers] = (first[destination] + np.minimum(offset, per_commune[destination] - 1)).astype(
-            np.int32
-        )
-        persons.unregistered[movers] = True
-        persons.touch()  # the persons' communes changed: cached gathers are stale
-        return np.bincount(destination, minlength=n).astype(np.float64)
+        has_origin = origin >= 0
+        origin_row = np.maximum(origin, 0)
+        own = np.where(has_origin, pull[origin_row], 0.0)
+        own_start = np.where(has_origin, cumulative[origin_row] - own, np.inf)
+        room = cumulative[-1] - own
+        u = rng.random(origin.size) * room
+        u = u + np.where(u >= own_start, own, 0.0)
+        destination = np.minimum(np.searchsorted(cumulative, u, side="right"), pull.size - 1)
+        return np.where(room > 0, destination, origin_row)
+
+    @staticmethod
+    def _carried(flow: np.ndarray, origin: np.ndarray, shares: dict[str, np.ndarray]) -> None:
+        """Grain taken out of the origin communes' private stores (t), into the month's flow."""
+        if "private_stock_kg" in shares:
+            flow += np.bincount(origin, weights=shares["private_stock_kg"], minlength=flow.size) / 1000.0
+
+    @staticmethod
+    def _received(communes, received: dict[str, np.ndarray]) -> None:
+        if "private_stock_kg" in received:
+            communes.flow_carried_in_t[:] += received["private_stock_kg"] / 1000.0
+
+    def _post(
+        self,
+        shard: ProvinceShard,
+        ctx: StepContext,
+        leavers: np.ndarray,
+        commune: np.ndarray,
+        shares: dict[str, np.ndarray],
+    ) -> None:
+        """Post persons leaving the province (their rows and what they carry) to the nation's outbox;
+        their rows here are closed."""
+        assert ctx.nation is not None
+        persons = shard.persons
+        rows = {name: persons.column(name)[leavers].copy() for name in persons.names}
+        rows.update({f"carried:{name}": share for name, share in shares.items()})
+        rows["origin_weight"] = shard.communes.weight[commune[leavers]].astype(np.float64)
+        ctx.nation.outbox[shard.code] = rows
+        persons.alive[leavers] = False  # not a death: the person lives on in another province
+        shard.forget_members()
+
+    def step_nation(self, nation: Nation, ctx: StepContext) -> None:
+        """Route the persons posted this month: each to another province, drawn by the provinces' pull."""
+        pull = nation.provinces.migration_pull
+        rng = ctx.rng("routing")
+        for code in sorted(nation.outbox):
+            rows = nation.outbox[code]
+            origin = nation.row(code)
+            destination = self._destinations(rng, pull, np.full(rows["origin_weight"].size, origin))
+            for row in np.unique(destination):
+                chosen = destination == row
+                nation.inbox.setdefault(nation.codes[row], []).append({k: v[chosen] for k, v in rows.items()})
+        nation.outbox.clear()
+
+    def arrive(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Take in the persons routed to this province, each into a household of a commune drawn by pull;
+        then count the unregistered and record the month's migration."""
+        parcels = ctx.nation.inbox.pop(shard.code, []) if ctx.nation is not None else []
+        communes, persons = shard.communes, shard.persons
+        interprovincial = np.zeros(communes.count)
+        if parcels and ctx.nation is not None:
+            rows = {k: np.concatenate([parcel[k] for parcel in parcels]) for k in parcels[0]}
+            origin_weight = rows.pop("origin_weight")
+            shares = {key.split(":", 1)[1]: rows.pop(key) for key in list(rows) if key.startswith("carried:")}
+            rows.pop("household")  # an index into the origin's tables: meaningless here
+            new = persons.add_rows(rows)
+            persons.household[new] = 0  # until resettled (a row that leaves no copy keeps a valid index)
+            movers = np.arange(new.start, new.stop)
+            rng = ctx.rng("arrival")
+            destination = self._destinations(rng, self.pull(shard), np.full(movers.size, -1))
+            arrived, received = shard.resettle(rng, movers, destination, origin_weight, shares)
+            persons.unregistered[arrived] = True
+            self._received(communes, received)
+            interprovincial = np.bincount(shard.person_commune()[arrived], minlength=communes.count).astype(float)
+            communes.population[:] = communes.population + interprovincial.astype(np.int64)
+        unregistered = np.flatnonzero(persons.alive & persons.unregistered)
+        communes.unregistered_persons[:] = np.bincount(shard.person_commune()[unregistered], minlength=communes.count)
+        ctx.record("migration_attempts", shard.extra.pop("migration_attempts", np.zeros(communes.count)))
+        ctx.record("migrants", shard.extra.pop("migration_arrivals", np.zeros(communes.count)) + interprovincial)
+        ctx.record("migrants_interprovincial", interprovincial)
+        ctx.record("urban_population", communes.population * communes.is_urban)
+        ctx.record("unregistered_persons", communes.unregistered_persons)
+        ctx.record("grain_carried_out_mt", communes.flow_carried_out_t / 1e6)
+        ctx.record("grain_carried_in_mt", communes.flow_carried_in_t / 1e6)

@@ -202,7 +202,15 @@ class Nutrition(Module):
             "body mass relative to the well-nourished reference (a newborn starts at its mother's)",
             inherit=True,
         ),
-        StateSpec("need_kcal_per_day", "household", "float32", 0.0, "the members' energy need when well fed"),
+        StateSpec(
+            "need_kcal_per_day",
+            "household",
+            "float32",
+            0.0,
+            "the members' energy need when well fed",
+            carried=True,
+        ),
+        StateSpec("mean_reserve", "commune", "float64", 1.0, "mean energy reserve of the living (what migrants seek)"),
     )
     results = (
         ResultSpec("kcal_intake_total", "stock", "kcal/day", "food energy eaten per day", public=False),
@@ -366,7 +374,9 @@ class Nutrition(Module):
         ctx.record("kcal_intake_total", food)
         ctx.record("kcal_need_total", shard.per_commune(household_need))
         ctx.record("persons_fed", fed)
-        ctx.record("reserve_total", shard.sum_by_commune(np.where(alive, reserve, 0.0)))
+        reserve_total = shard.sum_by_commune(np.where(alive, reserve, 0.0))
+        communes.mean_reserve[:] = np.where(fed > 0, reserve_total / np.maximum(fed, 1.0), 1.0)
+        ctx.record("reserve_total", reserve_total)
         undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
         ctx.record("persons_undernourished", shard.sum_by_commune(undernourished))
         urban = communes.is_urban

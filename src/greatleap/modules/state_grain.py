@@ -180,7 +180,12 @@ class StateGrain(Module):
         """Province phase: register the province's urban residents with the state."""
         communes = shard.communes
         assert ctx.nation is not None
-        urban = (communes.population * communes.is_urban).astype(np.float64)
+        registered = (
+            communes.population - communes.unregistered_persons
+            if "unregistered_persons" in communes.names
+            else communes.population
+        )
+        urban = (registered * communes.is_urban).astype(np.float64)
         ctx.nation.provinces.urban_persons[shard.index] = float(urban @ shard.commune_weight)
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
