@@ -1,22 +1,24 @@
 """Internal passports (hukou) and famine flight.
 
-Every person is registered where they live (their commune or urban district); moving needs a permit. From
-1958 the Household Registration Regulations (organisation.csv: the directive against 'blind outflow' of
-18 Dec 1957 and the regulations of 9 Jan 1958) made permits hard to get. Each month a hungry person of
-working age (`flight_age_min`-`flight_age_max`) living in a rural commune whose energy reserve is below `flight_onset` tries to flee
-with a probability rising linearly to `flight_rate_max` at `flight_desperate`; the attempt succeeds with the
-probability of the `passports` regime (`strict`, `lax`, `free`). A person who gets away either leaves the province
-(with probability `cross_province_share`) or joins a household of another commune or urban district of
-the same province. Destinations are chosen in proportion to how well fed they are (the commune's mean
-energy reserve to the power `destination_pull`, times the number of real communes a simulated one stands
-for); another province is chosen the same way from the provinces' totals, at the state's level, since
-provinces meet only there: the origin posts the migrants' rows to the nation's outbox, a nation phase routes
-them, and the destination takes them in. A simulated migrant stands for as many real persons as their
+Every person is registered where they live (their commune or urban district); moving needs a permit. From 1958
+the Household Registration Regulations (organisation.csv: the directive against 'blind outflow' of 18 Dec 1957
+and the regulations of 9 Jan 1958) made permits hard to get. Each month a hungry person of working age
+(`flight_age_min`-`flight_age_max`) living in a rural commune whose energy reserve is below `flight_onset`
+tries to flee with a probability rising linearly to `flight_rate_max` at `flight_desperate`; the attempt
+succeeds with the probability of the `passports` regime (`strict`, `lax`, `free`). A person who gets away
+either leaves the province (with probability `cross_province_share`) or joins a household of another commune
+or urban district of the same province. Destinations are chosen in proportion to how well fed they are (the
+commune's mean energy reserve to the power `destination_pull`, times the number of real communes a simulated
+one stands for); another province is chosen the same way from the provinces' totals, at the state's level,
+since provinces meet only there: the origin posts the migrants' rows to the nation's outbox, a nation phase
+routes them, and the destination takes them in. A simulated migrant stands for as many real persons as their
 origin's commune weight, so they arrive as copies in proportion to the weights (`ProvinceShard.resettle`).
 
-Migrants are marked `unregistered`: they live where they are without being registered there, so the cities
-do not count them for rations (`unregistered_persons` per commune, which the state's urban registration
-subtracts); a migrant shares the food of the household that takes them in. Recruitment into state
+Migrants are marked `unregistered`: they live where they are without being registered there, so the cities do
+not count them for rations (`unregistered_persons` per commune, which the state's urban registration
+subtracts); urban districts draw migrants only `urban_pull` times as much as an equally fed commune. A migrant
+takes along an equal member's share of their household's grain store and planned needs (the household columns
+declared `carried`) and shares the food of the household that takes them in. Recruitment into state
 enterprises and the return of workers to the villages move registered persons (module `recruitment`).
 """
 

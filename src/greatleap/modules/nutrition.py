@@ -15,7 +15,8 @@ multiplies it: a thought-experiment lever, 1 = the mechanisms' own result). With
 `sharing` rule divides a shortfall or a surplus: `equal_loss` (default: every member's reserve moves by the
 same amount, i.e. the same share of their reference mass) or `by_need` (every member gets food in
 proportion to their need times the priority of their age and sex, `priority_*`; with equal priorities,
-children, whose need per kg is highest, lose mass fastest). Nutrition also keeps each
+children, whose need per kg is highest, lose mass fastest). No one stores beyond `reserve_max`: what a
+full member would store goes to the members of the household still below it. Nutrition also keeps each
 household's need when well fed (`need_kcal_per_day`), which the food system uses to plan rations.
 """
 
@@ -369,7 +370,18 @@ class Nutrition(Module):
                 cover = np.where(household_claim > 0, household_food / household_claim, 0.0)
             change = (cover[household] * claim - need) * scale / reference_mass
         reserve = persons.energy_reserve
-        reserve[:] = np.where(alive, np.minimum(reserve + change, p.reserve_max), reserve)
+        raised = np.where(alive, reserve + change, reserve)
+        # What a full member cannot store is eaten by the members still below the ceiling (a hungry
+        # newcomer in a well-fed household recovers): the household's overflow, shared by reference mass.
+        overflow = np.maximum(raised - p.reserve_max, 0.0) * reference_mass
+        if overflow.any():
+            room_mass = np.where(alive & (raised < p.reserve_max), reference_mass, 0.0)
+            spare = np.bincount(household, weights=overflow, minlength=n_households)
+            room = np.bincount(household, weights=room_mass, minlength=n_households)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                extra_per_kg = np.where(room > 0, spare / room, 0.0)
+            raised = raised + np.where(room_mass > 0, extra_per_kg[household], 0.0)
+        reserve[:] = np.where(alive, np.minimum(raised, p.reserve_max), reserve)
 
         ctx.record("kcal_intake_total", food)
         ctx.record("kcal_need_total", shard.per_commune(household_need))
