@@ -21,6 +21,7 @@ from greatleap.modules.messhalls import MessHalls
 from greatleap.modules.migration import Migration
 from greatleap.modules.nutrition import Nutrition
 from greatleap.modules.procurement import Procurement
+from greatleap.modules.recruitment import Recruitment
 from greatleap.modules.reports import Reports
 from greatleap.modules.state_grain import StateGrain
 
@@ -48,6 +49,7 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("migration: flight", Migration),
     ("migration: between provinces", Migration, "nation"),
     ("migration: arrivals", Migration, "province", "arrive"),
+    ("recruitment", Recruitment),
     ("accounts: closing stocks", GrainAccounts, "province", "close"),
 )
 
@@ -69,6 +71,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     MessHalls,
     GrainAccounts,
     Migration,
+    Recruitment,
 )
 
 

@@ -88,7 +88,8 @@ def test_state_feeds_the_cities_first():
 
 def test_flexible_quotas_follow_the_actual_harvest_and_rigid_ones_the_reports(historical_run):
     flexible = run(Scenario.load("flexible_procurement"), check=False)
-    assert flexible.value("procurement_ratio", 1959) < 0.8 * historical_run.value("procurement_ratio", 1959)
+    # Both answer to the state's needs (the cities' recruits raise them); the rigid quota also to the reports.
+    assert flexible.value("procurement_ratio", 1959) < 0.85 * historical_run.value("procurement_ratio", 1959)
     # In 1957, before the inflation, both rules take about the same share.
     assert flexible.value("procurement_ratio", 1957) == pytest.approx(
         historical_run.value("procurement_ratio", 1957), rel=0.25

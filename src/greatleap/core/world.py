@@ -223,15 +223,17 @@ class ProvinceShard:
         current = self.hazards.get(cause)
         self.hazards[cause] = per_commune if current is None else current + per_commune
 
-    def take_shares(self, movers: np.ndarray) -> dict[str, np.ndarray]:
+    def take_shares(self, movers: np.ndarray, exclude: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """What each of `movers` takes along from their household: an equal member's share of every
         household column declared `carried` (the grain store, the planned needs), taken out of the
-        household now. Returns the amounts per mover, by column."""
+        household now (except the columns in `exclude`). Returns the amounts per mover, by column."""
         households = self.households
         old = self.persons.household[movers]
         members = np.maximum(self.household_members()[old], 1.0)
         shares = {}
         for name in households.carried_columns():
+            if name in exclude:
+                continue
             column = households.column(name)
             share = column[old] / members
             np.subtract.at(column, old, share.astype(column.dtype))

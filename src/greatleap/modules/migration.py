@@ -135,6 +135,12 @@ class Migration(Module):
         ResultSpec("migration_attempts", "flow", "persons", "attempts to flee hunger"),
         ResultSpec("migrants", "flow", "persons", "persons who got away (arrivals, within and across provinces)"),
         ResultSpec("migrants_interprovincial", "flow", "persons", "arrivals from another province"),
+        ResultSpec(
+            "migration_net",
+            "flow",
+            "persons",
+            "arrivals less departures (after the month's population is recorded; nationally zero in expectation)",
+        ),
         ResultSpec("urban_population", "stock", "persons", "persons living in urban districts"),
         ResultSpec("unregistered_persons", "stock", "persons", "persons living away from their registration"),
         ResultSpec("grain_carried_out_mt", "flow", "Mt", "grain migrants took along from their households"),
@@ -199,6 +205,7 @@ class Migration(Module):
         communes.population[:] = communes.population + (arrivals - departures).astype(np.int64)
         shard.extra["migration_attempts"] = attempts_per_commune
         shard.extra["migration_arrivals"] = arrivals
+        shard.extra["migration_departures"] = departures
         if ctx.nation is not None:
             ctx.nation.provinces.migration_pull[shard.index] = float(pull.sum())
         else:  # a shard on its own (unit tests): nothing arrives from elsewhere
@@ -286,8 +293,11 @@ class Migration(Module):
         unregistered = np.flatnonzero(persons.alive & persons.unregistered)
         communes.unregistered_persons[:] = np.bincount(shard.person_commune()[unregistered], minlength=communes.count)
         ctx.record("migration_attempts", shard.extra.pop("migration_attempts", np.zeros(communes.count)))
-        ctx.record("migrants", shard.extra.pop("migration_arrivals", np.zeros(communes.count)) + interprovincial)
+        arrivals = shard.extra.pop("migration_arrivals", np.zeros(communes.count)) + interprovincial
+        ctx.record("migrants", arrivals)
         ctx.record("migrants_interprovincial", interprovincial)
+        departures = shard.extra.pop("migration_departures", np.zeros(communes.count))
+        ctx.record("migration_net", arrivals - departures)
         ctx.record("urban_population", communes.population * communes.is_urban)
         ctx.record("unregistered_persons", communes.unregistered_persons)
         ctx.record("grain_carried_out_mt", communes.flow_carried_out_t / 1e6)

@@ -19,6 +19,9 @@ The state's own needs put a floor under the quotas (`meet_state_needs`): at each
 falling due fall short of the harvest's share of what the state needs in a year (urban rations first,
 see `state_grain`), every commune's due is raised in proportion.
 
+When the state's pool cannot pay the cities' next rations, it calls the shortfall from the granaries
+(`state_grain.emergency_calls`): delivered with the quota, beyond it and beyond the floor.
+
 Communes whose food (granary and households' private stocks) falls short of the floor until the next harvest
 ask the state for resales; the state grants what its pool allows (see `state_grain`), and a commune
 receives only `resale_speed` of its shortfall a month: limited and slow.
@@ -134,6 +137,15 @@ class ProcurementParams(ParamSection):
         source="assumption: resales were limited and slow",
         status="assumption",
     )
+    emergency_floor_breach: float = param(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="share of the food the floor protects that the state's emergency calls for the cities may "
+        "take (see state_grain.emergency_calls)",
+        source="assumption: the cities were fed first in 1960, and the villages' food went with it",
+        status="assumption",
+    )
 
 
 class Procurement(Module):
@@ -228,6 +240,20 @@ class Procurement(Module):
         searched = p.anti_hiding * min(drive * pressure, 1.0)
         return (food * (1.0 - searched) + communes.seed_reserve_t) * ~communes.is_urban
 
+    @staticmethod
+    def _emergency(shard: ProvinceShard, ctx: StepContext, spare: np.ndarray) -> np.ndarray:
+        """The state's emergency call for its cities (see `state_grain`): taken from every rural commune in
+        proportion to its `spare` grain (after the quota; part of the floor's food included)."""
+        assert ctx.nation is not None
+        provinces = ctx.nation.provinces
+        if "emergency_call_t" not in provinces.names or provinces.emergency_call_t[shard.index] <= 0:
+            return np.zeros(shard.communes.count)
+        communes = shard.communes
+        spare = np.maximum(spare, 0.0) * ~communes.is_urban
+        total = float(spare @ shard.commune_weight)
+        call = float(provinces.emergency_call_t[shard.index])
+        return spare * min(1.0, call / total) if total > 0 else np.zeros(communes.count)
+
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
         communes = shard.communes
@@ -250,10 +276,16 @@ class Procurement(Module):
         ctx.nation.provinces.quota_fallen_total_t[shard.index] = float(fallen_due @ shard.commune_weight)
 
         pressure = float(ctx.nation.provinces.pressure[shard.index])
-        available = np.maximum(communes.granary_t - self.protected_floor(shard, ctx, pressure), 0.0)
+        floor = self.protected_floor(shard, ctx, pressure)
+        available = np.maximum(communes.granary_t - floor, 0.0)
         delivered = np.minimum(communes.quota_due_t, available)
-        communes.granary_t[:] -= delivered
         communes.quota_due_t[:] -= delivered
+        # The cities' emergency call may also take `emergency_floor_breach` of the food the floor protects
+        # in the granary (the households' own stores are beyond its reach).
+        food_floor = floor - communes.seed_reserve_t * ~communes.is_urban
+        spare = communes.granary_t - delivered - (floor - p.emergency_floor_breach * food_floor)
+        delivered = delivered + self._emergency(shard, ctx, spare)
+        communes.granary_t[:] -= delivered
         communes.flow_procured_t[:] = delivered
 
         # Resale requests: food short of the floor until the next harvest.

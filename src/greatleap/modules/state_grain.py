@@ -10,7 +10,10 @@ Once a month, after every province has delivered its procurement, the state:
    the non-agricultural rural population; `other_uses_mt_per_year`);
 4. loses `storage_loss_per_year` of its stock;
 5. grants the resales the communes asked for, up to `resale_share_of_stock` of what is left above
-   `reserve_floor_mt`.
+   `reserve_floor_mt`;
+6. when what is left cannot pay next month's urban rations in full (`emergency_calls`), calls the
+   shortfall from the provinces' rural granaries, in proportion to what they hold above their seed;
+   procurement delivers it next month, beyond the quotas and the protected floor: the cities were fed first.
 
 It also states what it needs from procurement in a year (urban rations, other uses, net exports, and
 its stock back to the target), as an index over 1957's (`requirement_1957_mt`): `procurement` multiplies the
@@ -55,6 +58,14 @@ class StateGrainParams(ParamSection):
         description="grain supplied per registered urban resident a month when stocks are ample",
         source="derived: urban grain consumption 1957 196 kg trade grain/person/year (national_series.csv) / 12 / 0.85",
         status="derived",
+    )
+    emergency_calls: bool = param(
+        True,
+        description="when its pool cannot pay next month's urban rations, the state calls the shortfall from "
+        "the provinces' granaries, beyond the quotas and the protected floor (only the seed is spared)",
+        source="history: in September 1960 the grain stocks of 82 large and medium cities were below a third "
+        "of normal (national_series.csv city_grain_stocks_sept1960, verified) and the cities were supplied "
+        "first, by emergency transfers from the provinces; false = a state that lets its pool run dry",
     )
     urban_cut_max: float = param(
         0.07,
@@ -160,8 +171,11 @@ class StateGrain(Module):
             "and the stock back to its target",
         ),
         StateSpec("state_needs_index", "nation", "float64", 1.0, "the state's requirement over its 1957 level"),
+        StateSpec("urban_supply_ratio", "nation", "float64", 1.0, "urban rations paid over the standard's"),
         StateSpec("urban_persons", "province", "float64", 0.0, "registered urban residents (real persons)"),
         StateSpec("urban_ration_granted_t", "province", "float64", 0.0, "urban grain the state supplies this month"),
+        StateSpec("granary_spare_t", "province", "float64", 0.0, "grain in rural granaries above the seed (real)"),
+        StateSpec("emergency_call_t", "province", "float64", 0.0, "grain the state calls for its cities next month"),
     )
     results = (
         ResultSpec("state_stock_mt", "stock", "Mt", "grain in the state's pool", scope="nation"),
@@ -171,6 +185,7 @@ class StateGrain(Module):
         ResultSpec("state_losses_mt", "flow", "Mt", "storage losses of the state pool", scope="nation"),
         ResultSpec("urban_ration_mt", "flow", "Mt", "grain the state supplies to urban residents", scope="nation"),
         ResultSpec("urban_ration_cut", "stock", "share", "cut of the urban ration standard", scope="nation"),
+        ResultSpec("emergency_call_mt", "flow", "Mt", "grain called from the provinces for the cities", scope="nation"),
     )
 
     def init_nation(self, nation: Nation, ctx: StepContext) -> None:
@@ -187,6 +202,8 @@ class StateGrain(Module):
         )
         urban = (registered * communes.is_urban).astype(np.float64)
         ctx.nation.provinces.urban_persons[shard.index] = float(urban @ shard.commune_weight)
+        spare = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0) * ~communes.is_urban
+        ctx.nation.provinces.granary_spare_t[shard.index] = float(spare @ shard.commune_weight)
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
         p = self.params
@@ -202,6 +219,8 @@ class StateGrain(Module):
         total_need = float(urban_need.sum())
         paid = min(total_need, stock)
         provinces.urban_ration_granted_t[:] = urban_need * (paid / total_need if total_need > 0 else 0.0)
+        standard = total_need / (1.0 - cut) if cut < 1.0 else 0.0
+        state.urban_supply_ratio[0] = paid / standard if standard > 0 else 1.0
         stock -= paid
         exports = min(by_year(p.exports_by_year, ctx.year) * p.trade_to_unhusked * 1e6 / 12.0, stock)
         stock -= exports
@@ -224,6 +243,12 @@ class StateGrain(Module):
             + max(0.0, p.stock_target_mt * 1e6 - stock)
         )
         state.state_needs_index[0] = state.state_requirement_t[0] / (p.requirement_1957_mt * 1e6)
+        # Next month's urban rations in full: what the pool lacks is called from the provinces' granaries,
+        # in proportion to what they hold above their seed.
+        spare = provinces.granary_spare_t
+        call = max(0.0, float(urban_need.sum()) / (1.0 - cut) - stock) if p.emergency_calls else 0.0
+        call = min(call, float(spare.sum()))
+        provinces.emergency_call_t[:] = spare * (call / float(spare.sum())) if call > 0 else 0.0
 
         ctx.record_nation("state_stock_mt", stock / 1e6)
         ctx.record_nation("grain_exports_mt", exports / 1e6)
@@ -232,3 +257,4 @@ class StateGrain(Module):
         ctx.record_nation("state_losses_mt", losses / 1e6)
         ctx.record_nation("urban_ration_mt", paid / 1e6)
         ctx.record_nation("urban_ration_cut", cut)
+        ctx.record_nation("emergency_call_mt", call / 1e6)
