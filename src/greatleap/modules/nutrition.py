@@ -380,8 +380,8 @@ class Nutrition(Module):
             room = np.bincount(household, weights=room_mass, minlength=n_households)
             with np.errstate(divide="ignore", invalid="ignore"):
                 extra_per_kg = np.where(room > 0, spare / room, 0.0)
-            raised = raised + np.where(room_mass > 0, extra_per_kg[household], 0.0)
-        reserve[:] = np.where(alive, np.minimum(raised, p.reserve_max), reserve)
+            raised = raised + extra_per_kg[household]  # full members get some too, and stay at the ceiling
+        np.minimum(raised, p.reserve_max, out=reserve)  # (rows of the dead may change: nothing reads them)
 
         ctx.record("kcal_intake_total", food)
         ctx.record("kcal_need_total", shard.per_commune(household_need))
