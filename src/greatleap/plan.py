@@ -16,6 +16,7 @@ from greatleap.modules.furnaces import Furnaces
 from greatleap.modules.grain_accounts import GrainAccounts
 from greatleap.modules.household_food import HouseholdFood
 from greatleap.modules.industry import Industry
+from greatleap.modules.injuries import Injuries
 from greatleap.modules.labour import Labour
 from greatleap.modules.messhalls import MessHalls
 from greatleap.modules.migration import Migration
@@ -35,6 +36,7 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("agriculture", Agriculture),
     ("furnaces", Furnaces),
     ("industry", Industry),
+    ("injuries", Injuries),
     ("reports", Reports),
     ("procurement", Procurement),
     ("urban registration", StateGrain, "province", "report"),
@@ -63,6 +65,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     Agriculture,
     Furnaces,
     Industry,
+    Injuries,
     Reports,
     Procurement,
     StateGrain,

@@ -36,7 +36,7 @@ CAUSES = ("collapse", "injury")  # causes other modules post through `ProvinceSh
 
 class DemographyParams(ParamSection):
     mortality_scale: float = param(
-        0.65,
+        0.69,
         ge=0.1,
         le=3.0,
         description="multiplier on the life table's death rates",
@@ -258,11 +258,21 @@ class Demography(Module):
             shard.person_commune(), weights=persons.alive, minlength=shard.communes.count
         ).astype(np.int64)
 
-    def _hazards(self, rows, person_class, reserve, commune, posted) -> dict[str, np.ndarray]:
+    @staticmethod
+    def _baseline_factor(shard: ProvinceShard) -> np.ndarray | None:
+        """Each commune's multiplier on the baseline hazard (the enterprises' welfare in the cities), if set."""
+        communes = shard.communes
+        if "baseline_mortality_factor" not in communes.names:
+            return None
+        factor = communes.baseline_mortality_factor
+        return None if (factor == 1.0).all() else np.asarray(factor, dtype=np.float64)
+
+    def _hazards(self, rows, person_class, reserve, commune, posted, factor) -> dict[str, np.ndarray]:
         """Monthly hazards by cause for the person rows `rows`: baseline, starvation and the posted causes."""
         tables = self.class_tables()
         row_class = person_class[rows]
-        hazards = {"baseline": tables["hazard"][row_class]}
+        baseline = tables["hazard"][row_class]
+        hazards = {"baseline": baseline if factor is None else baseline * factor[commune[rows]]}
         hazards["starvation"] = self.starvation_hazard(reserve[rows]) * tables["vulnerability"][row_class]
         for cause, per_commune in posted.items():
             hazards[cause] = per_commune[commune[rows]]
@@ -291,8 +301,10 @@ class Demography(Module):
         posted = {cause: np.asarray(h, dtype=np.float64) for cause, h in shard.hazards.items() if cause in CAUSES}
         shard.hazards.clear()
         class_hazard = tables["hazard"]
-        if posted:
-            hazard_table = (sum(posted.values())[:, None] + class_hazard[None, :]).ravel()
+        factor = self._baseline_factor(shard)
+        if posted or factor is not None:
+            baseline = class_hazard[None, :] if factor is None else factor[:, None] * class_hazard[None, :]
+            hazard_table = (sum(posted.values(), np.zeros(n_communes))[:, None] + baseline).ravel()
             cell_of = shard.commune_class(t)
             probability = np.take(-np.expm1(-hazard_table), cell_of)
         else:
@@ -305,7 +317,7 @@ class Demography(Module):
         dies = alive & (u < probability)
         # The same uniform splits the dying by cause, in proportion to their hazards.
         dying = np.flatnonzero(dies)
-        hazards = self._hazards(dying, person_class, reserve, commune, posted)
+        hazards = self._hazards(dying, person_class, reserve, commune, posted, factor)
         position = u[dying] / probability[dying]  # uniform in [0, 1) given death
         total = sum(hazards.values())
         cumulative = np.zeros(dying.size)

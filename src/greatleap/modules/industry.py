@@ -1,18 +1,26 @@
-"""State-owned industry: the steel plan, modern steel, rushed output, defects, subsidies and injuries.
+"""State-owned industry: the steel plan, four sectors under it, rushed output, defects, subsidies, injuries
+and the enterprises' welfare.
 
 The national steel target of each year (`steel_target_by_year`: doubling 1957's 5.35 Mt in 1958) is split
 among the provinces in proportion to their modern capacity. Capacity starts at 1957 output (split by urban
 population) and grows by `capacity_growth_by_year` (the investment drive of 1958-60, the retrenchment after).
-Enterprises keep their workers and wages whatever they produce (the iron rice bowl); their effort does not
-answer to performance unless `incentives` is on. When the target exceeds capacity they rush: output rises
-with the pressure of the target (`rush_elasticity`, at most `rush_cap` times capacity), hours lengthen and
-the defect rate climbs (`defect_per_pressure`). Losses are covered by the state (a soft budget constraint):
-the subsidy is the wage bill less the value of the good output at fixed prices.
+The plan's pressure (target / capacity - 1) falls on the other sectors by their `sector_emphasis`: machinery
+(farm equipment among it) and construction nearly as hard as steel, consumer goods hardly; their capacity
+grows with the same schedule times the same emphasis. Enterprises keep their workers and wages whatever they
+produce (the iron rice bowl); their effort does not answer to performance unless `incentives` is on. Under
+pressure they rush: output rises with it (`rush_elasticity`, at most `rush_cap` times capacity), hours
+lengthen and the defect rate climbs (`defect_per_pressure`). Gross output is valued at fixed 1957 prices
+(`sector_value_1957_byuan`); `industrial_output_index` is its national total over 1957's. Losses are covered
+by the state (a soft budget constraint): the subsidy is what materials (`material_share` of the value of
+everything produced, defective or not) and wages (`wage_share` of the value of capacity) cost beyond the
+value of the good output.
 
-Long hours and defective equipment injure workers: the monthly injury death hazard of an urban worker is
-`injury_death_rate` x hours^2 x (1 + defect rate / 0.1), posted to demography (cause `injury`) per urban
-district in proportion to its share of workers; `injuries_per_death` non-fatal injuries come with each
-death. Reported steel adds the campaign's inflation.
+The enterprises' workers (`employment_share` of the urban persons aged 16-59) work `hours`; their injury
+rate (`factory_injury_rate`: `injury_rate` x hours^2 x (1 + defect rate / 0.1)) is applied by `injuries`.
+Defective machinery reaches the communes as farm equipment (`equipment_defect_rate`, read by `injuries`).
+Their families have housing, medical care and schooling: the baseline mortality of an urban district falls
+by `welfare_mortality_cut` times the share of its people in enterprise families (`dependants_per_worker`
+per worker), applied by `demography`. Reported steel adds the campaign's inflation.
 """
 
 from __future__ import annotations
@@ -116,43 +124,80 @@ class IndustryParams(ParamSection):
         "~55 million urban persons aged 16-59",
         status="derived",
     )
-    injury_death_rate: float = param(
-        2e-5,
+    injury_rate: float = param(
+        6e-4,
         ge=0.0,
-        le=0.01,
-        description="monthly death hazard from injury of a worker at normal pace",
+        le=0.1,
+        description="monthly injury rate of a factory worker at a normal pace",
+        source="assumption: with injuries.fatal_share 0.03, a death hazard of 2e-5 a month (0.24 per mille a year)",
+        status="assumption",
+    )
+    sector_value_1957_byuan: dict[str, float] = param(
+        {"steel": 3.2, "machinery": 12.0, "construction": 16.5, "consumer": 38.7},
+        unit="bn yuan",
+        description="gross output value of each sector in 1957, at 1957 prices",
+        source="assumption: about 70 bn yuan of gross industrial output in 1957, 55% of it light industry "
+        "(NBS figures, recalled, not in shared/data); steel = 5.35 Mt at 600 yuan/t; the heavy split assumed",
+        status="assumption",
+    )
+    sector_emphasis: dict[str, float] = param(
+        {"steel": 1.0, "machinery": 0.8, "construction": 0.6, "consumer": 0.1},
+        description="how much of the steel plan's pressure and capacity growth falls on each sector",
+        source="assumption: 'take steel as the key link'; heavy industry first, light industry starved",
+        status="assumption",
+    )
+    material_share: float = param(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="cost of materials over the value of the output (defective output included)",
         source="assumption",
         status="assumption",
     )
-    injuries_per_death: float = param(
-        30.0, ge=0.0, le=1000.0, description="non-fatal injuries per death", source="assumption", status="assumption"
-    )
-    wage_yuan_per_month: float = param(
-        50.0, ge=0.0, le=1000.0, unit="yuan", description="monthly wage", source="assumption", status="assumption"
-    )
-    steel_price_yuan_per_t: float = param(
-        600.0,
+    wage_share: float = param(
+        0.3,
         ge=0.0,
-        le=10000.0,
-        unit="yuan/t",
-        description="fixed price of good steel",
+        le=1.0,
+        description="wage bill over the value of the output at capacity (paid whatever is produced)",
+        source="assumption: in 1957 enterprises made a small profit",
+        status="assumption",
+    )
+    dependants_per_worker: float = param(
+        1.5,
+        ge=0.0,
+        le=5.0,
+        unit="persons",
+        description="family members covered by an enterprise worker's welfare (housing, medical care, school)",
         source="assumption",
         status="assumption",
     )
-    steel_wage_share: float = param(
-        0.1, ge=0.0, le=1.0, description="share of state workers in steel", source="assumption", status="assumption"
+    welfare_mortality_cut: float = param(
+        0.3,
+        ge=0.0,
+        le=0.9,
+        description="cut in the baseline death rate of persons in enterprise families",
+        source="assumption: the urban death rate of the 1950s was well below the rural (NBS city and county "
+        "rates, recalled, not in shared/data)",
+        status="assumption",
     )
+
+
+SECTORS = ("steel", "machinery", "construction", "consumer")
 
 
 class Industry(Module):
-    """Modern steel under the plan, and the state enterprises' workers."""
+    """The state's enterprises under the steel plan."""
 
     name = "industry"
     Params = IndustryParams
     params: IndustryParams
     states = (
         StateSpec("steel_capacity_t", "province", "float64", 0.0, "modern steel capacity a year, t"),
-        StateSpec("urban_share_weight", "province", "float64", 0.0, "the province's share of urban residents"),
+        StateSpec("capacity_index", "province", "float64", 1.0, "the steel plan's capacity over 1957's"),
+        StateSpec("equipment_defect_rate", "province", "float64", 0.0, "share of new farm equipment defective"),
+        StateSpec("factory_workers", "commune", "float64", 0.0, "state enterprise workers (simulated persons)"),
+        StateSpec("factory_injury_rate", "commune", "float64", 0.0, "injuries per factory worker this month"),
+        StateSpec("baseline_mortality_factor", "commune", "float64", 1.0, "baseline mortality after welfare"),
     )
     results = (
         ResultSpec("steel_modern_mt", "flow", "Mt", "modern steel (state enterprises)"),
@@ -172,18 +217,27 @@ class Industry(Module):
             "usable steel: good modern and usable backyard",
             terms=("steel_modern_good_mt", "steel_backyard_usable_mt"),
         ),
-        ResultSpec("soe_defective_mt", "flow", "Mt", "defective modern steel", public=False),
+        ResultSpec("soe_output_byuan", "flow", "bn yuan", "gross output of state industry, 1957 prices"),
+        ResultSpec("soe_defective_byuan", "flow", "bn yuan", "defective output, 1957 prices", public=False),
+        ResultSpec("soe_output_1957_byuan", "flow", "bn yuan", "the same at 1957 capacity", public=False),
+        ResultSpec(
+            "industrial_output_index",
+            "ratio",
+            "1957 = 1",
+            "gross output of state industry over 1957's",
+            numerator="soe_output_byuan",
+            denominator="soe_output_1957_byuan",
+        ),
         ResultSpec(
             "soe_defect_rate",
             "ratio",
             "share",
-            "share of modern output that is defective",
-            numerator="soe_defective_mt",
-            denominator="steel_modern_mt",
+            "share of state industry's output that is defective (by value)",
+            numerator="soe_defective_byuan",
+            denominator="soe_output_byuan",
         ),
         ResultSpec("soe_workers", "stock", "persons", "state enterprise workers"),
-        ResultSpec("soe_subsidy_myuan", "flow", "million yuan", "steel enterprises' losses covered by the state"),
-        ResultSpec("injuries", "flow", "persons", "non-fatal injuries at work (expected)"),
+        ResultSpec("soe_subsidy_byuan", "flow", "bn yuan", "enterprises' losses covered by the state"),
     )
 
     def init_nation(self, nation: Nation, ctx: StepContext) -> None:
@@ -197,7 +251,9 @@ class Industry(Module):
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
         """Each January: every province's capacity grows (or shrinks) by the year's rate."""
         if ctx.month == 1 and ctx.t > 0:
-            nation.provinces.steel_capacity_t[:] *= 1.0 + by_year(self.params.capacity_growth_by_year, ctx.year)
+            growth = 1.0 + by_year(self.params.capacity_growth_by_year, ctx.year)
+            nation.provinces.steel_capacity_t[:] *= growth
+            nation.provinces.capacity_index[:] *= growth
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
@@ -209,33 +265,55 @@ class Industry(Module):
         working = ((age >= 16) & (age <= 59) & (urban_class == 1)).astype(np.float64)
         workers_per_commune = shard.sum_by_commune(np.take(working, shard.person_class(ctx.t)) * shard.persons.alive)
         workers_per_commune *= p.employment_share * urban
-        workers = float(workers_per_commune @ shard.commune_weight)
         capacity = provinces.steel_capacity_t[row] / 12.0  # a month's
         national_capacity = float(provinces.steel_capacity_t.sum()) / 12.0
         # The province's quota: the national target split in proportion to capacity.
         target = by_year(p.steel_target_by_year, ctx.year) * 1e6 / 12.0 * (capacity / national_capacity)
         pressure = max(0.0, target / capacity - 1.0) if capacity > 0 else 0.0
         effort = p.incentive_effort if p.incentives else 1.0
-        output = capacity * min(1.0 + p.rush_elasticity * pressure, p.rush_cap) * effort
-        defect = min(1.0, (p.defect_rate_normal + p.defect_per_pressure * pressure) / effort)
-        hours = 1.0 + p.hours_per_pressure * pressure
-        good = output * (1.0 - defect)
+        growth = float(provinces.capacity_index[row]) - 1.0
+        # The province's share of the nation's 1957 industry: its share of 1957 steel capacity.
+        share = float(provinces.steel_capacity_t[row] / max(float(provinces.capacity_index[row]), 1e-9))
+        share /= p.steel_1957_mt * 1e6
+
+        value = defective = value_1957 = subsidy = capacity_total = hours_weighted = 0.0
+        defects: dict[str, float] = {}
+        for sector in SECTORS:
+            emphasis = p.sector_emphasis.get(sector, 0.0)
+            sector_pressure = pressure * emphasis
+            capacity_value = p.sector_value_1957_byuan.get(sector, 0.0) * 1e9 / 12.0 * share
+            capacity_value *= 1.0 + growth * emphasis
+            rush = min(1.0 + p.rush_elasticity * sector_pressure, p.rush_cap) * effort
+            defect = min(1.0, (p.defect_rate_normal + p.defect_per_pressure * sector_pressure) / effort)
+            output = capacity_value * rush
+            costs = p.material_share * output + p.wage_share * capacity_value
+            subsidy += max(0.0, costs - output * (1.0 - defect))
+            value += output
+            defective += output * defect
+            value_1957 += p.sector_value_1957_byuan.get(sector, 0.0) * 1e9 / 12.0 * share
+            defects[sector] = defect
+            hours_weighted += capacity_value * (1.0 + p.hours_per_pressure * sector_pressure)
+            capacity_total += capacity_value
+        hours = hours_weighted / capacity_total if capacity_total > 0 else 1.0  # the workers' mean hours
+
+        steel = capacity * min(1.0 + p.rush_elasticity * pressure, p.rush_cap) * effort
+        good_steel = steel * (1.0 - defects["steel"])
         campaign = float(provinces.pressure[row])
+        provinces.equipment_defect_rate[row] = defects["machinery"]
 
-        injury_hazard = p.injury_death_rate * hours**2 * (1.0 + defect / 0.1) / effort
+        communes.factory_workers[:] = workers_per_commune
+        communes.factory_injury_rate[:] = p.injury_rate * hours**2 * (1.0 + defects["steel"] / 0.1) / effort
         with np.errstate(divide="ignore", invalid="ignore"):
-            worker_share = np.where(communes.population > 0, workers_per_commune / communes.population, 0.0)
-        hazard = injury_hazard * worker_share
-        if (hazard > 0).any():
-            shard.post_hazard("injury", hazard)
-        deaths_expected = injury_hazard * workers_per_commune
+            covered = np.where(
+                communes.population > 0, workers_per_commune * (1.0 + p.dependants_per_worker) / communes.population, 0
+            )
+        communes.baseline_mortality_factor[:] = 1.0 - p.welfare_mortality_cut * np.minimum(covered, 1.0)
 
-        wages = workers * p.steel_wage_share * p.wage_yuan_per_month
-        subsidy = max(0.0, wages - good * p.steel_price_yuan_per_t)
-        ctx.record_total("steel_modern_mt", output / 1e6)
-        ctx.record_total("steel_modern_good_mt", good / 1e6)
-        ctx.record_total("steel_modern_reported_mt", output * (1.0 + 0.5 * campaign) / 1e6)
-        ctx.record_total("soe_defective_mt", (output - good) / 1e6)
+        ctx.record_total("steel_modern_mt", steel / 1e6)
+        ctx.record_total("steel_modern_good_mt", good_steel / 1e6)
+        ctx.record_total("steel_modern_reported_mt", steel * (1.0 + 0.5 * campaign) / 1e6)
+        ctx.record_total("soe_output_byuan", value / 1e9)
+        ctx.record_total("soe_defective_byuan", defective / 1e9)
+        ctx.record_total("soe_output_1957_byuan", value_1957 / 1e9)
         ctx.record("soe_workers", workers_per_commune)
-        ctx.record_total("soe_subsidy_myuan", subsidy / 1e6)
-        ctx.record("injuries", deaths_expected * p.injuries_per_death)
+        ctx.record_total("soe_subsidy_byuan", subsidy / 1e9)

@@ -206,6 +206,8 @@ class Labour(Module):
         persons = shard.persons
         able = np.take(self.able_bodied_table(), shard.person_class(t))
         weights = able * self.capacity(persons.energy_reserve) * persons.alive * self.params.workdays_per_month
+        if "injured_until" in persons.names:  # the injured cannot work (see injuries)
+            weights = weights * (persons.injured_until <= t)
         households = shard.households
         households.labour_days[:] = np.bincount(persons.household, weights=weights, minlength=households.count)
         return np.bincount(households.commune, weights=households.labour_days, minlength=shard.communes.count)
