@@ -36,6 +36,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     assert required | {"kcal_per_capita"} <= national
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["scale"] == 1 and manifest["scenario"] == "historical"
+    assert manifest["recall_date"] is None and "policies recalled: never" in result.output  # ends in 1958
     assert manifest["parameters"]["nutrition"]["intake_scale"] == 1.0
     assert manifest["wall_seconds"] > 0 and manifest["peak_memory_bytes"] > 0
     assert 0 < manifest["state_bytes_per_person"] <= 20

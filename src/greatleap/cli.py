@@ -55,6 +55,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")] = False,
 ) -> None:
     """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures."""
+    from greatleap.compare import recall_date
     from greatleap.output import default_out_dir, write_run
     from greatleap.report import summary_rows, summary_table_rows
     from greatleap.scenario import Scenario
@@ -112,6 +113,8 @@ def run(
             f"{info.peak_memory_bytes / 2**20:,.0f} MiB ({info.peak_memory_bytes / max(info.persons_initial, 1):.0f} "
             f"bytes/person)"
         )
+        recall = recall_date(results)
+        console.print(f"policies recalled: {'never' if recall is None else f'{recall:%Y-%m}'}")
         console.print(f"wrote {len(written)} files to {out_dir}/")
     if profile:
         assert sim.info is not None
@@ -167,6 +170,7 @@ def compare(
         "grain 1960 Mt",
         "procurement/output 1959",
         "rural kcal 1960",
+        "recall",
     ):
         table.add_column(header, justify="left" if header == "scenario" else "right")
     for r in rows:
@@ -178,6 +182,7 @@ def compare(
             f"{r.grain_output_1960_mt:.0f}",
             f"{r.procurement_ratio_1959:.2f}",
             f"{r.kcal_rural_1960:.0f}",
+            r.recall,
         )
     console.print(table)
 

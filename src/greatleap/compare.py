@@ -6,6 +6,7 @@ would have given the population of each year. Runs go to a local process pool (n
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +24,12 @@ def excess_deaths(results: Results, years: tuple[int, ...] = FAMINE_YEARS) -> fl
     return sum(results.value("deaths", y) - baseline * results.value("population", y) for y in years)
 
 
+def recall_date(results: Results) -> dt.date | None:
+    """The month the leadership recalled the policies (the first with `recalled` = 1), or None."""
+    recalled = results.series("recalled", frequency="monthly")
+    return next((date for date, value in sorted(recalled.items()) if value >= 1.0), None)
+
+
 @dataclass(frozen=True)
 class ScenarioRow:
     name: str
@@ -33,6 +40,7 @@ class ScenarioRow:
     grain_output_1960_mt: float
     procurement_ratio_1959: float
     kcal_rural_1960: float
+    recall: str
 
 
 def _row(name: str, overrides: tuple[str, ...]) -> ScenarioRow:
@@ -47,7 +55,12 @@ def _row(name: str, overrides: tuple[str, ...]) -> ScenarioRow:
         grain_output_1960_mt=results.value("grain_output_mt", 1960),
         procurement_ratio_1959=results.value("procurement_ratio", 1959),
         kcal_rural_1960=results.value("kcal_per_capita_rural", 1960),
+        recall=_month(recall_date(results)),
     )
+
+
+def _month(date: dt.date | None) -> str:
+    return "none" if date is None else f"{date:%Y-%m}"
 
 
 def compare(names: list[str], overrides: list[str] | None = None, workers: int = 2) -> list[ScenarioRow]:
@@ -64,13 +77,13 @@ def markdown_table(rows: list[ScenarioRow], reference: str = "historical") -> st
     base = next((r for r in rows if r.name == reference), None)
     lines = [
         "| scenario | what changes | excess deaths 1959-61 (M) | vs historical | CDR 1960 (‰) | grain 1960 (Mt) "
-        "| procurement / output 1959 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| procurement / output 1959 | recall |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         delta = "" if base is None or r is base else f"{r.excess_deaths_m - base.excess_deaths_m:+.1f}"
         lines.append(
             f"| `{r.name}` | {r.description} | {r.excess_deaths_m:.1f} | {delta} | {r.cdr_1960:.1f} "
-            f"| {r.grain_output_1960_mt:.0f} | {r.procurement_ratio_1959:.2f} |"
+            f"| {r.grain_output_1960_mt:.0f} | {r.procurement_ratio_1959:.2f} | {r.recall} |"
         )
     return "\n".join(lines) + "\n"

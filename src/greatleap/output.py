@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from greatleap.compare import recall_date
 from greatleap.core.data import file_sha256
 from greatleap.core.io import write_bytes_atomic, write_text_atomic
 from greatleap.core.results import Results
@@ -69,8 +70,9 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
-def manifest(scenario: Scenario, info: RunInfo) -> dict:
+def manifest(scenario: Scenario, info: RunInfo, results: Results | None = None) -> dict:
     run = scenario.run
+    recall = recall_date(results) if results is not None else None
     return {
         "scenario": scenario.name,
         "description": scenario.description,
@@ -78,6 +80,7 @@ def manifest(scenario: Scenario, info: RunInfo) -> dict:
         "scale": run.scale,
         "parameters": scenario.to_dict(),
         "config_hash": scenario.config_hash(),
+        "recall_date": None if recall is None else f"{recall:%Y-%m}",
         "greatleap_version": __version__,
         "git_commit": _git_commit(),
         "packages": _package_versions(),
@@ -111,6 +114,6 @@ def write_run(results: Results, scenario: Scenario, info: RunInfo, out_dir: Path
     for name, data in files.items():
         write_bytes_atomic(out_dir / name, data)
         written.append(out_dir / name)
-    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest(scenario, info), indent=2) + "\n")
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest(scenario, info, results), indent=2) + "\n")
     written.append(out_dir / "manifest.json")
     return written

@@ -3,14 +3,9 @@
 import pytest
 
 from greatleap.compare import excess_deaths
+from greatleap.compare import recall_date as recall_month
 from greatleap.scenario import Scenario
 from tests.conftest import run
-
-
-def recall_month(results):
-    monthly = results.monthly_national()
-    recalled = monthly[monthly["recalled"] > 0]
-    return recalled.index[0] if len(recalled) else None
 
 
 def test_the_historical_recall_comes_with_the_twelve_articles(historical_run):
@@ -18,6 +13,15 @@ def test_the_historical_recall_comes_with_the_twelve_articles(historical_run):
     prestige = historical_run.series("prestige")
     assert prestige[1957] > 0.99 and prestige[1960] < prestige[1958]
     assert historical_run.value("campaign_intensity", 1962) == 0.0
+    # The plan's failures weigh too: the steel target was missed by a growing share in 1959-60.
+    missed = historical_run.series("steel_target_missed", frequency="monthly")
+    assert max(missed.values()) > 0.2
+
+
+def test_the_recall_brings_imported_grain(historical_run):
+    early = run(Scenario.load("early_retreat", ['run.end="1960-06"']), check=False)
+    assert early.value("grain_imports_mt", 1960) > 1.0  # bought from late 1959, not only from 1961
+    assert historical_run.value("grain_imports_mt", 1961) > 4.0
 
 
 def test_endogenous_politics_recall_the_policies_once_the_famine_has_cost_their_prestige():

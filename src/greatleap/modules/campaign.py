@@ -78,6 +78,14 @@ class CampaignParams(ParamSection):
         source="assumption: visible famine and outcry erode the leadership's prestige",
         status="assumption",
     )
+    target_failure_weight: float = param(
+        0.2,
+        ge=0.0,
+        le=2.0,
+        description="prestige lost each December per unit of the year's steel target missed (1 - good steel / target)",
+        source="assumption: the plan's failures, visible in the cities and the party, weigh on the leadership",
+        status="assumption",
+    )
     prestige_recovery: float = param(
         0.02,
         ge=0.0,
@@ -167,10 +175,20 @@ class Campaign(Module):
         StateSpec("months_since_recall", "nation", "float64", -1.0, "months since the recall (-1: not recalled)"),
         StateSpec("starvation_deaths_last", "province", "float64", 0.0, "starvation deaths last month (real)"),
         StateSpec("population_last", "province", "float64", 0.0, "population at the end of last month (real)"),
+        StateSpec("steel_good_year_t", "nation", "float64", 0.0, "good modern steel made so far this year (real t)"),
+        StateSpec("steel_target_year_t", "nation", "float64", 0.0, "the steel target due so far this year (real t)"),
+        StateSpec("steel_missed", "nation", "float64", 0.0, "share of last year's steel target missed"),
     )
     results = (
         ResultSpec("campaign_intensity", "stock", "", "national campaign intensity (0-1)", scope="nation"),
         ResultSpec("prestige", "stock", "", "the leadership's prestige (1 = before the Leap)", scope="nation"),
+        ResultSpec(
+            "steel_target_missed",
+            "stock",
+            "share",
+            "share of last year's steel target not met with good steel (judged in January)",
+            scope="nation",
+        ),
         ResultSpec(
             "recalled",
             "stock",
@@ -199,6 +217,16 @@ class Campaign(Module):
         if population > 0:
             per_mille_year = 12_000.0 * float(nation.provinces.starvation_deaths_last.sum()) / population
             loss = p.outcry_per_mille * per_mille_year / 100.0
+            # The plan's failure, judged each January on the year just ended: good steel against the target
+            # (industry's monthly figures per province, added up here in province order).
+            if "steel_good_t" in nation.provinces.names:
+                state.steel_good_year_t[0] += float(nation.provinces.steel_good_t.sum())
+                state.steel_target_year_t[0] += float(nation.provinces.steel_target_t.sum())
+            if ctx.month == 1 and state.steel_target_year_t[0] > 0:
+                missed = max(0.0, 1.0 - float(state.steel_good_year_t[0] / state.steel_target_year_t[0]))
+                state.steel_missed[0] = missed
+                loss += p.target_failure_weight * missed
+                state.steel_good_year_t[0] = state.steel_target_year_t[0] = 0.0
             state.prestige[0] = float(
                 np.clip(state.prestige[0] - loss + p.prestige_recovery * (1 - state.prestige[0]), 0.0, 1.0)
             )
@@ -224,4 +252,5 @@ class Campaign(Module):
         nation.provinces.pressure[:] = nation.provinces.radicalism * intensity * (1.0 + fear)
         ctx.record_nation("campaign_intensity", intensity)
         ctx.record_nation("prestige", float(state.prestige[0]))
+        ctx.record_nation("steel_target_missed", float(state.steel_missed[0]))
         ctx.record_nation("recalled", 1.0 if state.months_since_recall[0] >= 0 else 0.0)

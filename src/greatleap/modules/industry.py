@@ -195,6 +195,8 @@ class Industry(Module):
         StateSpec("steel_capacity_t", "province", "float64", 0.0, "modern steel capacity a year, t"),
         StateSpec("capacity_index", "province", "float64", 1.0, "the steel plan's capacity over 1957's"),
         StateSpec("equipment_defect_rate", "province", "float64", 0.0, "share of new farm equipment defective"),
+        StateSpec("steel_good_t", "province", "float64", 0.0, "good modern steel made this month (real t)"),
+        StateSpec("steel_target_t", "province", "float64", 0.0, "the month's steel target (real t)"),
         StateSpec("factory_workers", "commune", "float64", 0.0, "state enterprise workers (simulated persons)"),
         StateSpec("factory_injury_rate", "commune", "float64", 0.0, "injuries per factory worker this month"),
         StateSpec("baseline_mortality_factor", "commune", "float64", 1.0, "baseline mortality after welfare"),
@@ -300,6 +302,8 @@ class Industry(Module):
         good_steel = steel * (1.0 - defects["steel"])
         campaign = float(provinces.pressure[row])
         provinces.equipment_defect_rate[row] = defects["machinery"]
+        provinces.steel_good_t[row] = good_steel  # what the leadership judges the plan by (see campaign)
+        provinces.steel_target_t[row] = target
 
         communes.factory_workers[:] = workers_per_commune
         communes.factory_injury_rate[:] = p.injury_rate * hours**2 * (1.0 + defects["steel"] / 0.1) / effort

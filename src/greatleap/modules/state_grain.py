@@ -2,7 +2,8 @@
 
 Once a month, after every province has delivered its procurement, the state:
 
-1. adds the month's procurement and imports (`imports_by_year`, spread evenly over the months) to its stock;
+1. adds the month's procurement and imports (`imports_by_year`, spread evenly over the months; from
+   `recall_import_lag_months` after the recall at least `recall_imports_mt_per_year`) to its stock;
 2. feeds the urban population first: `urban_ration_kg_per_month` per registered urban resident, cut by up to
    `urban_cut_max` as the stock falls below `stock_target_mt` (the city rations cut of 1960), and never more
    than the stock holds;
@@ -91,6 +92,25 @@ class StateGrainParams(ParamSection):
         description="grain exports by year",
         source=_TRADE_SOURCE.format(kind="exports"),
         status="unverified",
+    )
+    recall_imports_mt_per_year: float = param(
+        5.0,
+        ge=0.0,
+        le=30.0,
+        unit="Mt/year",
+        description="grain bought abroad once the policies are recalled (at least; the yearly record when larger)",
+        source="national_series.csv wheat_imports_range 1961: 4-5 Mt a year from 1961 (verified)",
+        status="verified",
+    )
+    recall_import_lag_months: int = param(
+        2,
+        ge=0,
+        le=24,
+        unit="months",
+        description="months from the recall to the first imported grain",
+        source="assumption: the recall of November 1960 and the first wheat cargoes early in 1961 "
+        "(national_series.csv grain_imports 1961 = 5.81 Mt, unverified)",
+        status="assumption",
     )
     imports_by_year: dict[int, float] = param(
         {1957: 0.17, 1958: 0.22, 1959: 0.0, 1960: 0.07, 1961: 5.81, 1962: 4.92},
@@ -209,7 +229,11 @@ class StateGrain(Module):
         p = self.params
         provinces, state = nation.provinces, nation.state
         stock = float(state.state_stock_t[0])
-        imports = by_year(p.imports_by_year, ctx.year) * p.trade_to_unhusked * 1e6 / 12.0
+        imported = by_year(p.imports_by_year, ctx.year)
+        months_since_recall = float(state.months_since_recall[0]) if "months_since_recall" in state.names else -1.0
+        if months_since_recall >= p.recall_import_lag_months:  # the recall opens the purchases abroad
+            imported = max(imported, p.recall_imports_mt_per_year)
+        imports = imported * p.trade_to_unhusked * 1e6 / 12.0
         stock += float(provinces.procured_t.sum()) + imports
 
         shortfall = max(0.0, 1.0 - stock / (p.stock_target_mt * 1e6)) if p.stock_target_mt > 0 else 0.0
