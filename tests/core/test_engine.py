@@ -16,7 +16,7 @@ def engine_for(scenario, shards, check=False) -> Engine:
     sections = {cls.name: scenario.section(cls.name) for cls in module_classes()}
     calendar = Calendar.parse(scenario.run.start, scenario.run.end)
     phases, modules = build_phases(sections)
-    return Engine(phases, calendar, shards, check=check, modules=modules)
+    return Engine(phases, calendar, shards, check=check, seed=scenario.run.seed, modules=modules)
 
 
 def test_same_seed_gives_identical_parquet_bytes_and_another_seed_differs(small_results):

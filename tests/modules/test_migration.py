@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from greatleap.scenario import Scenario
 from tests.conftest import run, small_scenario
 from tests.modules.helpers import tiny_engine
 
@@ -45,3 +46,13 @@ def test_migrants_land_in_households_of_another_commune_and_the_population_ident
     moved = np.flatnonzero(shard.persons.unregistered[: before.size])
     assert moved.size > 0
     assert (shard.person_commune()[moved] != before[moved]).all()
+
+
+def test_free_migration_lets_the_hungry_leave_their_communes_and_provinces(historical_run):
+    free = run(Scenario.load("free_migration"), check=False)
+    assert free.value("migrants", 1960) > 5 * historical_run.value("migrants", 1960)
+    assert free.value("migrants_interprovincial", 1960) > 0.2 * free.value("migrants", 1960)
+    # Real persons are conserved by moves: the national net migration is zero up to sampling.
+    net = sum(free.value("migration_net", y) for y in range(1957, 1963))
+    assert abs(net) < 0.02 * sum(free.value("migrants", y) for y in range(1957, 1963))
+    assert free.value("unregistered_persons", 1960) > 5 * historical_run.value("unregistered_persons", 1960)

@@ -49,13 +49,19 @@ class Engine:
         calendar: Calendar,
         shards: Sequence[ProvinceShard],
         check: bool = False,
-        seed: int = 0,
+        seed: int | None = None,
         modules: Sequence[Module] | None = None,
     ) -> None:
         self.phases = list(phases)
         self._modules = list(modules) if modules is not None else self._first_phase_order(self.phases)
         self.calendar = calendar
         self.shards = sorted(shards, key=lambda s: s.code)
+        # The nation's streams share the provinces' seed: one seed for the whole run.
+        seeds = {shard.streams.seed for shard in self.shards}
+        if seed is None:
+            seed = seeds.pop() if len(seeds) == 1 else 0
+        elif seeds - {seed}:
+            raise ValueError(f"the engine's seed {seed} differs from its provinces' seeds {sorted(seeds)}")
         self.nation: Nation = build_nation(self.shards, seed)
         self.check = check
         self.recorder = Recorder(calendar.n_months, self.result_specs(self.phases))

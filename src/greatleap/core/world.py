@@ -15,6 +15,7 @@ state, so they can be processed in any order or on different workers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -222,6 +223,26 @@ class ProvinceShard:
         injuries at the furnaces, in the fields and in the factories); demography applies and clears them."""
         current = self.hazards.get(cause)
         self.hazards[cause] = per_commune if current is None else current + per_commune
+
+    def draw_rows(
+        self, rng: np.random.Generator, n: int, eligible: Callable[[np.ndarray], np.ndarray], share: float
+    ) -> np.ndarray:
+        """`n` distinct person rows drawn at random among those `eligible(rows)` accepts, without a pass over
+        every person: uniform rows in rounds, kept where eligible (`share` guesses the eligible share of
+        rows, to size the rounds). Fewer than `n` if the rounds run out (sorted row indices)."""
+        count = self.persons.count
+        chosen = np.zeros(0, dtype=np.int64)
+        if n <= 0 or count == 0 or share <= 0:
+            return chosen
+        for _ in range(6):
+            missing = n - chosen.size
+            rows = rng.integers(0, count, size=min(int(2 * missing / share) + 32, 2 * count))
+            rows = np.setdiff1d(rows[eligible(rows)], chosen)  # distinct, sorted
+            rows = rows[rng.permutation(rows.size)][:missing]
+            chosen = np.r_[chosen, rows]
+            if chosen.size >= n:
+                break
+        return np.sort(chosen)
 
     def take_shares(self, movers: np.ndarray, exclude: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """What each of `movers` takes along from their household: an equal member's share of every

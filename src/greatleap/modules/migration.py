@@ -32,7 +32,7 @@ from pydantic import Field
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import Nation, ProvinceShard, class_attributes
+from greatleap.core.world import Nation, ProvinceShard
 
 REGIMES = ("strict", "lax", "free")
 
@@ -167,21 +167,23 @@ class Migration(Module):
         persons, communes = shard.persons, shard.communes
         n_communes = communes.count
         reserve = persons.energy_reserve
-        candidates = np.zeros(0, dtype=np.int64)
-        if persons.count and float(reserve.min()) < p.flight_onset:  # nobody hungry: nobody flees
-            age, _, urban = class_attributes()  # city dwellers hold ration coupons: they stay
-            in_age = ((age >= p.flight_age_min) & (age <= p.flight_age_max) & (urban == 0))[shard.person_class(ctx.t)]
-            candidates = np.flatnonzero(persons.alive & in_age & (reserve < p.flight_onset))
         commune = shard.person_commune()
         attempts_per_commune = np.zeros(n_communes)
         arrivals = np.zeros(n_communes)
         departures = np.zeros(n_communes)
         pull = self.pull(shard)
-        if candidates.size:
-            span = p.flight_onset - p.flight_desperate
-            chance = p.flight_rate_max * np.clip((p.flight_onset - reserve[candidates]) / span, 0.0, 1.0)
-            rng = ctx.rng("flight")
-            trying = candidates[rng.random(candidates.size) < chance]
+        rng = ctx.rng("flight")
+        # Each person tries with a chance of at most `flight_rate_max`: draw that share of the rows at random,
+        # then keep each with its own chance over the maximum (thinning: no pass over everyone).
+        sampled = rng.choice(persons.count, size=rng.binomial(persons.count, p.flight_rate_max), replace=False)
+        sampled.sort()
+        age = (ctx.t - persons.birth_month[sampled].astype(np.int32)) // 12
+        eligible = persons.alive[sampled] & (age >= p.flight_age_min) & (age <= p.flight_age_max)
+        eligible &= ~communes.is_urban[commune[sampled]]  # city dwellers hold ration coupons: they stay
+        span = p.flight_onset - p.flight_desperate
+        relative = np.clip((p.flight_onset - reserve[sampled]) / span, 0.0, 1.0)
+        trying = sampled[eligible & (rng.random(sampled.size) < relative)]
+        if trying.size:
             attempts_per_commune = np.bincount(commune[trying], minlength=n_communes).astype(np.float64)
             movers = trying[rng.random(trying.size) < self.success()]
             leaving = rng.random(movers.size) < (p.cross_province_share if ctx.nation is not None else 0.0)

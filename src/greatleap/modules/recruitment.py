@@ -27,7 +27,7 @@ from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
 from greatleap.core.state import StateSpec
-from greatleap.core.world import Nation, ProvinceShard, class_attributes
+from greatleap.core.world import Nation, ProvinceShard
 
 _EMPLOYEES = (
     "national_series.csv state_sector_employees: 24.51 M in 1957 (derived from verified), 45.32 M in 1958 "
@@ -120,13 +120,17 @@ class Recruitment(Module):
         departures = np.zeros(communes.count)
         recruits = np.zeros(communes.count)
         sent_back = np.zeros(communes.count)
+        rural = ~communes.is_urban
         if months_since_recall < 0:
             real = by_year(p.recruits_by_year_m, ctx.year) * 1e6 / 12.0 * provinces_table.urban_population_share[row]
-            age, _, urban = class_attributes()
-            eligible = ((age >= p.recruit_age_min) & (age <= p.recruit_age_max) & (urban == 0))[
-                shard.person_class(ctx.t)
-            ]
-            movers = self._draw(ctx.rng("recruit"), persons.alive & eligible & ~persons.recruited, real, commune, shard)
+            t = ctx.t
+
+            def eligible(rows: np.ndarray) -> np.ndarray:
+                age = (t - persons.birth_month[rows].astype(np.int32)) // 12
+                young = (age >= p.recruit_age_min) & (age <= p.recruit_age_max)
+                return persons.alive[rows] & young & rural[commune[rows]] & ~persons.recruited[rows]
+
+            movers = self._draw(shard, ctx.rng("recruit"), eligible, real, rural, 0.3, persons.count)
             if movers.size:
                 provinces_table.recruits_real[row] += float(communes.weight[commune[movers]].sum())
                 arrived = self._move(shard, ctx.rng("recruit"), movers, commune, to_urban=True)
@@ -136,7 +140,13 @@ class Recruitment(Module):
                 arrivals += recruits
         elif months_since_recall >= 1:
             real = self._returning(ctx, float(provinces_table.recruits_real[row]), months_since_recall)
-            movers = self._draw(ctx.rng("send_back"), persons.alive & persons.recruited, real, commune, shard)
+
+            def recruited(rows: np.ndarray) -> np.ndarray:
+                return persons.alive[rows] & persons.recruited[rows]
+
+            available = int(np.count_nonzero(persons.recruited & persons.alive))
+            share = available / max(persons.count, 1)
+            movers = self._draw(shard, ctx.rng("send_back"), recruited, real, ~rural, share, available)
             if movers.size:
                 departures += np.bincount(commune[movers], minlength=communes.count)
                 sent_back = np.bincount(commune[movers], minlength=communes.count).astype(float)
@@ -162,17 +172,23 @@ class Recruitment(Module):
 
     @staticmethod
     def _draw(
-        rng: np.random.Generator, eligible: np.ndarray, real: float, commune: np.ndarray, shard: ProvinceShard
+        shard: ProvinceShard,
+        rng: np.random.Generator,
+        eligible,
+        real: float,
+        where: np.ndarray,
+        share: float,
+        available: int,
     ) -> np.ndarray:
-        """About `real` real persons drawn at random among the `eligible` rows (each stands for its commune's
-        weight; the number of rows is rounded at random so that the expectation is exact)."""
-        candidates = np.flatnonzero(eligible)
-        if real <= 0 or candidates.size == 0:
+        """About `real` real persons drawn at random among the rows `eligible` accepts, who live in the
+        communes `where` (each row stands for its commune's weight; the number of rows is rounded at random
+        so that the expectation is exact; at most `available`)."""
+        weights = shard.communes.weight[where]
+        if real <= 0 or weights.size == 0:
             return np.zeros(0, dtype=np.int64)
-        mean_weight = float(shard.communes.weight[commune[candidates]].mean())
-        expected = real / mean_weight
-        n = min(int(expected) + int(rng.random() < expected - int(expected)), candidates.size)
-        return np.sort(rng.choice(candidates, size=n, replace=False))
+        expected = real / float(weights.mean())
+        n = min(int(expected) + int(rng.random() < expected - int(expected)), available)
+        return shard.draw_rows(rng, n, eligible, share)
 
     @staticmethod
     def _move(
