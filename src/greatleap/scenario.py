@@ -127,7 +127,7 @@ def _resolve(name_or_path: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
 def parse_override(assignment: str) -> tuple[list[str], Any]:
     """`section.key=value` -> (['section', 'key'], value); the value is read as TOML, else as a string."""
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. nutrition.ration_scale=0.7")
+        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. nutrition.intake_scale=0.7")
     key, _, text = assignment.partition("=")
     path = [part for part in key.strip().split(".") if part]
     if not path:

@@ -5,5 +5,5 @@ class ConfigError(ValueError):
     """A scenario, override or command-line value is invalid.
 
     The message is one line that names the offending key and what is allowed, e.g.
-    ``nutrition.ration_scale: 7 is out of range (allowed: 0 <= value <= 2)``.
+    ``nutrition.intake_scale: 7 is out of range (allowed: 0 <= value <= 2)``.
     """
