@@ -138,3 +138,11 @@ def age_sex_1953() -> AgeSexStructure:
         shares[lo : hi + 1, 1] += females / width
     shares /= shares.sum()
     return AgeSexStructure(shares=shares, source=rows[0]["source"])
+
+
+def urban_population_shares(codes: tuple[str, ...]) -> list[float]:
+    """Each province's share of the nation's 1957 urban population, in the order of `codes` (0 for a code
+    not in the data): where the cities, and the state's enterprises, were."""
+    urban = {p.code: p.urban_share * p.population for p in provinces()}
+    total = sum(urban.values())
+    return [urban.get(code, 0.0) / total for code in codes]

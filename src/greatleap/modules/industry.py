@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.core.data import provinces
+from greatleap.core.data import urban_population_shares
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
@@ -244,11 +244,8 @@ class Industry(Module):
 
     def init_nation(self, nation: Nation, ctx: StepContext) -> None:
         """Capacity in January 1957: 1957 output, split among the provinces by urban population."""
-        urban = {p.code: p.urban_share * p.population for p in provinces()}
-        total = sum(urban.values())
-        nation.provinces.steel_capacity_t[:] = [
-            self.params.steel_1957_mt * 1e6 * urban.get(code, 0.0) / total for code in nation.codes
-        ]
+        shares = np.asarray(urban_population_shares(nation.codes))
+        nation.provinces.steel_capacity_t[:] = self.params.steel_1957_mt * 1e6 * shares
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
         """Each January: every province's capacity grows (or shrinks) by the year's rate."""

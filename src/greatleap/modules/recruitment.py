@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greatleap.core.data import provinces
+from greatleap.core.data import urban_population_shares
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
@@ -105,9 +105,7 @@ class Recruitment(Module):
     streams = ("recruit", "send_back")
 
     def init_nation(self, nation: Nation, ctx: StepContext) -> None:
-        urban = {p.code: p.urban_share * p.population for p in provinces()}
-        total = sum(urban.values())
-        nation.provinces.urban_population_share[:] = [urban.get(code, 0.0) / total for code in nation.codes]
+        nation.provinces.urban_population_share[:] = urban_population_shares(nation.codes)
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
