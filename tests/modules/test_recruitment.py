@@ -51,3 +51,10 @@ def test_no_recruitment_without_a_schedule():
     results = run(small_scenario("recruitment.recruits_by_year_m={1957=0.0}"))
     assert results.value("recruits", 1958) == 0.0
     assert results.value("urban_population", 1958) < run(small_scenario()).value("urban_population", 1958)
+
+
+def test_workers_sent_back_are_no_longer_recruits_whatever_rows_they_arrive_as(historical_run):
+    # By the end of 1962 the schedule has sent back 77% of the recruits; the rest stay in the cities.
+    left = historical_run.value("recruits_in_cities", 1962)
+    recruited = sum(historical_run.value("recruits", y) for y in (1958, 1959, 1960))
+    assert left < 0.3 * recruited

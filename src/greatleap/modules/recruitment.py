@@ -150,6 +150,7 @@ class Recruitment(Module):
                 sent_back = np.bincount(commune[movers], minlength=communes.count).astype(float)
                 arrived = self._move(shard, ctx.rng("send_back"), movers, commune, to_urban=False)
                 persons.recruited[movers] = False
+                persons.recruited[arrived] = False  # copies too (where a rural row stands for fewer persons)
                 arrivals += np.bincount(shard.person_commune()[arrived], minlength=communes.count)
         communes.population[:] = communes.population + (arrivals - departures).astype(np.int64)
         ctx.record("recruits", recruits)
