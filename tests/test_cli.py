@@ -20,6 +20,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "annual.parquet",
         "grain.png",
+        "industry.png",
         "manifest.json",
         "monthly.parquet",
         "national.png",

@@ -20,7 +20,7 @@ from greatleap.compare import recall_date
 from greatleap.core.data import file_sha256
 from greatleap.core.io import write_bytes_atomic, write_text_atomic
 from greatleap.core.results import Results
-from greatleap.report import age_pattern_figure_png, grain_figure_png, national_figure_png
+from greatleap.report import age_pattern_figure_png, grain_figure_png, industry_figure_png, national_figure_png
 from greatleap.scenario import Scenario
 from greatleap.sim import RunInfo
 from greatleap.version import __version__
@@ -95,7 +95,14 @@ def manifest(scenario: Scenario, info: RunInfo, results: Results | None = None) 
         "communes_simulated": info.communes_simulated,
         "communes_represented": round(info.communes_represented, 3),
         "phase_seconds": [{"phase": p, "module": m, "seconds": round(s, 4)} for p, m, s in info.phase_seconds],
-        "files": ["monthly.parquet", "annual.parquet", "national.png", "grain.png", "starvation_by_age.png"],
+        "files": [
+            "monthly.parquet",
+            "annual.parquet",
+            "national.png",
+            "grain.png",
+            "industry.png",
+            "starvation_by_age.png",
+        ],
     }
 
 
@@ -108,6 +115,7 @@ def write_run(results: Results, scenario: Scenario, info: RunInfo, out_dir: Path
         "annual.parquet": parquet_bytes(results.annual),
         "national.png": national_figure_png(results, title),
         "grain.png": grain_figure_png(results, title),
+        "industry.png": industry_figure_png(results, title),
         "starvation_by_age.png": age_pattern_figure_png(results, scenario.name),
     }
     written = []

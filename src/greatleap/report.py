@@ -7,6 +7,7 @@ registered ones and are compared with the official series.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 
@@ -207,6 +208,69 @@ def grain_figure_png(results: Results, title: str) -> bytes:
     fig.supxlabel(
         f"History: {HISTORY_SOURCE}; trade grain converted at 0.85", fontsize=7, color="gray", x=0.01, ha="left"
     )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def industry_figure_png(results: Results, title: str) -> bytes:
+    """A four-panel PNG of industry, the cities and politics: steel beside the official series, the state's
+    industry and workers, the urban population with the recruits, prestige and the recall."""
+    national = results.annual_national()
+    monthly = results.monthly_national()
+    years = national.index.to_numpy()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig.suptitle(title)
+
+    def history_points(ax, variable: str, label: str, scale: float = 1.0, style: str = "o--") -> None:
+        series = history.national(variable)
+        xs = sorted(y for y in series if years.min() - 2 <= y <= years.max() + 1)
+        if xs:
+            ax.plot(xs, [series[y] * scale for y in xs], style, color="black", label=label, markersize=4)
+
+    ax = axes[0, 0]
+    ax.plot(years, national["steel_modern_mt"], "o-", label="simulated, modern")
+    ax.plot(years, national["steel_backyard_mt"], "s-", color="tab:brown", label="simulated, backyard")
+    ax.plot(years, national["steel_usable_mt"], "d:", color="tab:green", label="simulated, usable")
+    history_points(ax, "steel_output_official_usable", "official (usable)")
+    history_points(ax, "steel_output_claimed_total", "claimed in 1958 (all)", style="x")
+    ax.set_title("Steel and iron (Mt)")
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 1]
+    ax.plot(years, national["soe_workers"] / 1e6, "o-", label="simulated state workers (M)")
+    history_points(ax, "state_sector_employees", "official state employees (M)", 1e4 / 1e6)
+    twin = ax.twinx()
+    twin.plot(years, national["industrial_output_index"], "d-", color="tab:purple", label="output index (1957=1)")
+    twin.set_ylim(bottom=0)
+    ax.set_title("State industry: workers, and output over 1957's")
+    handles, twin_handles = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="upper left")
+
+    ax = axes[1, 0]
+    ax.plot(years, national["urban_population"] / 1e6, "o-", label="simulated urban population (M)")
+    history_points(ax, "population_urban_yearend", "official, year-end (M)", 1e4 / 1e6)
+    ax.bar(years - 0.2, national["recruits"] / 1e6, width=0.4, alpha=0.4, label="recruited (M)")
+    ax.bar(years + 0.2, national["workers_sent_back"] / 1e6, width=0.4, alpha=0.4, label="sent back (M)")
+    ax.set_title("The cities: growth with the recruits, and the sending-down")
+    ax.legend(fontsize=7)
+
+    ax = axes[1, 1]
+    ax.plot(monthly.index, monthly["prestige"], label="the leadership's prestige")
+    ax.plot(monthly.index, monthly["campaign_intensity"], label="campaign intensity")
+    recalled = monthly.index[monthly["recalled"] >= 1]
+    if len(recalled):
+        ax.axvline(recalled[0], color="black", linestyle=":", label=f"recall ({recalled[0]:%Y-%m})")
+    twin = ax.twinx()
+    mid_year = [dt.date(int(y), 7, 1) for y in years]
+    twin.plot(mid_year, national["injuries"] / 1e6, "x--", color="tab:red", label="injuries at work (M a year)")
+    twin.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Politics, and injuries at work")
+    handles, twin_handles = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
+    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+    fig.supxlabel(f"History: {HISTORY_SOURCE}", fontsize=7, color="gray", x=0.01, ha="left")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
