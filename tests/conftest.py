@@ -45,5 +45,5 @@ def baseline_1957() -> Results:
 
 @pytest.fixture(scope="session")
 def historical_run() -> Results:
-    """The default historical run, 1957-1962, at the default scale (about 20 s)."""
+    """The default historical run, 1957-1962, at the default scale (about 25 s)."""
     return run(Scenario.load("historical"), check=False)
