@@ -23,6 +23,32 @@ from greatleap.core.results import Results
 HISTORY_SOURCE = "official NBS series (shared/data/national_series.csv; sources per value)"
 
 
+def _history(
+    ax, years: np.ndarray, variable: str, label: str, scale: float = 1.0, style: str = "o--", window=(2, 1)
+) -> None:
+    """The official series of `variable` (times `scale`) as black points, over the simulated years widened by
+    `window` (years before, years after)."""
+    series = history.national(variable)
+    xs = sorted(y for y in series if years.min() - window[0] <= y <= years.max() + window[1])
+    if xs:
+        ax.plot(xs, [series[y] * scale for y in xs], style, color="black", label=label, markersize=4)
+
+
+def _legend_with_twin(ax, twin, **kwargs) -> None:
+    """One legend for an axis and its twin."""
+    handles, labels = ax.get_legend_handles_labels()
+    twin_handles, twin_labels = twin.get_legend_handles_labels()
+    ax.legend(handles + twin_handles, labels + twin_labels, **kwargs)
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (no software tag: same run, same bytes), and closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class SummaryRow:
     year: int
@@ -81,28 +107,22 @@ def national_figure_png(results: Results, title: str) -> bytes:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
     fig.suptitle(title)
 
-    def history_line(ax, variable: str, scale: float = 1.0, label: str = "official") -> None:
-        series = history.national(variable)
-        xs = sorted(y for y in series if years.min() - 5 <= y <= years.max() + 3)
-        if xs:
-            ax.plot(xs, [series[y] * scale for y in xs], "o--", color="black", label=label, markersize=4)
-
     ax = axes[0, 0]
     ax.plot(years, national["population"] / 1e6, "o-", label="simulated (year-end)")
-    history_line(ax, "population_total_yearend", 0.01)
+    _history(ax, years, "population_total_yearend", "official", 0.01, window=(5, 3))
     ax.set_title("Population (million)")
     ax.legend(fontsize=8)
 
     ax = axes[0, 1]
     ax.plot(years, national["cdr"], "o-", label="simulated")
-    history_line(ax, "crude_death_rate_official")
-    history_line(ax, "crude_death_rate_banister_adjusted", label="Banister 1984 (adjusted)")
+    _history(ax, years, "crude_death_rate_official", "official", window=(5, 3))
+    _history(ax, years, "crude_death_rate_banister_adjusted", "Banister 1984 (adjusted)", window=(5, 3))
     ax.set_title("Crude death rate (per mille)")
     ax.legend(fontsize=8)
 
     ax = axes[1, 0]
     ax.plot(years, national["cbr"], "o-", label="simulated")
-    history_line(ax, "crude_birth_rate_official")
+    _history(ax, years, "crude_birth_rate_official", "official", window=(5, 3))
     ax.set_title("Crude birth rate (per mille)")
     ax.legend(fontsize=8)
 
@@ -134,15 +154,10 @@ def national_figure_png(results: Results, title: str) -> bytes:
         label="deaths, starvation",
     )
     twin.set_ylabel("deaths (thousand per month)")
-    handles = ax.get_legend_handles_labels()
-    twin_handles = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+    _legend_with_twin(ax, twin, fontsize=7, loc="lower left")
 
     fig.supxlabel(f"History: {HISTORY_SOURCE}", fontsize=7, color="gray", x=0.01, ha="left")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 TRADE_TO_UNHUSKED = 1.0 / 0.85  # nutrition.csv unhusked_to_trade_grain (estimated)
@@ -156,31 +171,23 @@ def grain_figure_png(results: Results, title: str) -> bytes:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
     fig.suptitle(title)
 
-    def history_points(ax, variable: str, label: str, scale: float = 1.0, style: str = "o--") -> None:
-        series = history.national(variable)
-        xs = sorted(y for y in series if years.min() - 2 <= y <= years.max() + 1)
-        if xs:
-            ax.plot(xs, [series[y] * scale for y in xs], style, color="black", label=label, markersize=4)
-
     ax = axes[0, 0]
     ax.plot(years, national["grain_output_mt"], "o-", label="simulated, true")
     ax.plot(years, national["grain_reported_mt"], "s:", color="tab:red", label="simulated, reported by cadres")
-    history_points(ax, "grain_output_official_revised_vintage", "official (revised)")
-    history_points(ax, "grain_output_claimed", "claimed at the time", style="x")
+    _history(ax, years, "grain_output_official_revised_vintage", "official (revised)")
+    _history(ax, years, "grain_output_claimed", "claimed at the time", style="x")
     ax.set_title("Grain output (Mt, unhusked)")
     ax.legend(fontsize=7)
 
     ax = axes[0, 1]
     ax.plot(years, national["procurement_mt"], "o-", label="simulated procurement")
-    history_points(ax, "procurement_net_of_resales", "official net (trade grain / 0.85)", TRADE_TO_UNHUSKED)
-    history_points(ax, "procurement_gross", "official gross (trade grain / 0.85)", TRADE_TO_UNHUSKED, "x:")
+    _history(ax, years, "procurement_net_of_resales", "official net (trade grain / 0.85)", TRADE_TO_UNHUSKED)
+    _history(ax, years, "procurement_gross", "official gross (trade grain / 0.85)", TRADE_TO_UNHUSKED, "x:")
     twin = ax.twinx()
     twin.plot(years, national["procurement_ratio"], "d-", color="tab:purple", label="procurement / output")
     twin.set_ylim(0, max(0.8, float(national["procurement_ratio"].max()) * 1.1))
     ax.set_title("Procurement (Mt) and its share of output")
-    handles = ax.get_legend_handles_labels()
-    twin_handles = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="upper left")
+    _legend_with_twin(ax, twin, fontsize=7, loc="upper left")
 
     ax = axes[1, 0]
     for column, label in (
@@ -202,16 +209,11 @@ def grain_figure_png(results: Results, title: str) -> bytes:
     )
     twin.set_ylim(0, 1.05)
     ax.set_title("Food eaten, and the mess halls")
-    handles = ax.get_legend_handles_labels()
-    twin_handles = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+    _legend_with_twin(ax, twin, fontsize=7, loc="lower left")
     fig.supxlabel(
         f"History: {HISTORY_SOURCE}; trade grain converted at 0.85", fontsize=7, color="gray", x=0.01, ha="left"
     )
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def industry_figure_png(results: Results, title: str) -> bytes:
@@ -223,34 +225,27 @@ def industry_figure_png(results: Results, title: str) -> bytes:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
     fig.suptitle(title)
 
-    def history_points(ax, variable: str, label: str, scale: float = 1.0, style: str = "o--") -> None:
-        series = history.national(variable)
-        xs = sorted(y for y in series if years.min() - 2 <= y <= years.max() + 1)
-        if xs:
-            ax.plot(xs, [series[y] * scale for y in xs], style, color="black", label=label, markersize=4)
-
     ax = axes[0, 0]
     ax.plot(years, national["steel_modern_mt"], "o-", label="simulated, modern")
     ax.plot(years, national["steel_backyard_mt"], "s-", color="tab:brown", label="simulated, backyard")
     ax.plot(years, national["steel_usable_mt"], "d:", color="tab:green", label="simulated, usable")
-    history_points(ax, "steel_output_official_usable", "official (usable)")
-    history_points(ax, "steel_output_claimed_total", "claimed in 1958 (all)", style="x")
+    _history(ax, years, "steel_output_official_usable", "official (usable)")
+    _history(ax, years, "steel_output_claimed_total", "claimed in 1958 (all)", style="x")
     ax.set_title("Steel and iron (Mt)")
     ax.legend(fontsize=7)
 
     ax = axes[0, 1]
     ax.plot(years, national["soe_workers"] / 1e6, "o-", label="simulated state workers (M)")
-    history_points(ax, "state_sector_employees", "official state employees (M)", 1e4 / 1e6)
+    _history(ax, years, "state_sector_employees", "official state employees (M)", 1e4 / 1e6)
     twin = ax.twinx()
     twin.plot(years, national["industrial_output_index"], "d-", color="tab:purple", label="output index (1957=1)")
     twin.set_ylim(bottom=0)
     ax.set_title("State industry: workers, and output over 1957's")
-    handles, twin_handles = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="upper left")
+    _legend_with_twin(ax, twin, fontsize=7, loc="upper left")
 
     ax = axes[1, 0]
     ax.plot(years, national["urban_population"] / 1e6, "o-", label="simulated urban population (M)")
-    history_points(ax, "population_urban_yearend", "official, year-end (M)", 1e4 / 1e6)
+    _history(ax, years, "population_urban_yearend", "official, year-end (M)", 1e4 / 1e6)
     ax.bar(years - 0.2, national["recruits"] / 1e6, width=0.4, alpha=0.4, label="recruited (M)")
     ax.bar(years + 0.2, national["workers_sent_back"] / 1e6, width=0.4, alpha=0.4, label="sent back (M)")
     ax.set_title("The cities: growth with the recruits, and the sending-down")
@@ -268,13 +263,9 @@ def industry_figure_png(results: Results, title: str) -> bytes:
     twin.set_ylim(bottom=0)
     ax.set_ylim(0, 1.05)
     ax.set_title("Politics, and injuries at work")
-    handles, twin_handles = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, loc="lower left")
+    _legend_with_twin(ax, twin, fontsize=7, loc="lower left")
     fig.supxlabel(f"History: {HISTORY_SOURCE}", fontsize=7, color="gray", x=0.01, ha="left")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def age_pattern_figure_png(results: Results, title: str) -> bytes:
@@ -287,10 +278,7 @@ def age_pattern_figure_png(results: Results, title: str) -> bytes:
     ax.set_title(f"{title}: starvation deaths per 1000 a year, by age")
     ax.legend(fontsize=8)
     ax.set_ylim(bottom=0)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
