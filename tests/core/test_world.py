@@ -116,3 +116,17 @@ def test_resettled_persons_arrive_as_copies_in_proportion_to_the_commune_weights
     assert arrived.size == pytest.approx(movers.size * ratio, rel=0.02)
     real_after = float(np.sum(communes.weight[commune_after] * shard.persons.alive))
     assert real_after == pytest.approx(real_before, rel=0.002)
+
+
+def test_destinations_follow_the_weights_and_never_the_origin():
+    from greatleap.core.world import draw_destinations
+
+    weights = np.array([1.0, 0.0, 3.0, 6.0])
+    rng = np.random.default_rng(2)
+    drawn = draw_destinations(rng, weights, np.full(100_000, 3))  # leaving row 3: rows 0 and 2, 1:3
+    assert not np.isin(drawn, [1, 3]).any()
+    assert (drawn == 2).mean() == pytest.approx(0.75, abs=0.01)
+    anywhere = draw_destinations(rng, weights, np.full(100_000, -1))  # no origin: every row by its weight
+    assert np.bincount(anywhere, minlength=4) / 1e5 == pytest.approx(weights / weights.sum(), abs=0.01)
+    alone = draw_destinations(rng, np.array([0.0, 5.0]), np.array([1, 1]))  # nowhere else to go
+    assert (alone == 1).all()

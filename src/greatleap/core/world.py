@@ -325,6 +325,22 @@ class ProvinceShard:
         return cached[1]  # type: ignore[return-value]
 
 
+def draw_destinations(rng: np.random.Generator, weights: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """A destination (an index into `weights`) for each entry of `origin`, drawn in proportion to `weights`
+    with the origin's own weight removed (an origin of -1 excludes nothing); where nothing else has weight,
+    the origin itself (0 for -1). One uniform per entry."""
+    cumulative = np.cumsum(weights)
+    has_origin = origin >= 0
+    origin_row = np.maximum(origin, 0)
+    own = np.where(has_origin, weights[origin_row], 0.0)
+    own_start = np.where(has_origin, cumulative[origin_row] - own, np.inf)
+    room = cumulative[-1] - own
+    u = rng.random(origin.size) * room
+    u = u + np.where(u >= own_start, own, 0.0)
+    destination = np.minimum(np.searchsorted(cumulative, u, side="right"), weights.size - 1)
+    return np.where(room > 0, destination, origin_row)
+
+
 def _declare_world_states(table: Table) -> None:
     for spec in WORLD_STATES:
         if spec.level == table.level:

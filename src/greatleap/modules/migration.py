@@ -32,7 +32,7 @@ from pydantic import Field
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
-from greatleap.core.world import Nation, ProvinceShard
+from greatleap.core.world import Nation, ProvinceShard, draw_destinations
 
 REGIMES = ("strict", "lax", "free")
 
@@ -195,7 +195,7 @@ class Migration(Module):
             staying = ~leaving
             if staying.any():
                 rng = ctx.rng("destination")
-                destination = self._destinations(rng, pull, commune[movers[staying]])
+                destination = draw_destinations(rng, pull, commune[movers[staying]])
                 origin_weight = communes.weight[commune[movers[staying]]]
                 arrived, received = shard.resettle(
                     rng, movers[staying], destination, origin_weight, {k: v[staying] for k, v in shares.items()}
@@ -212,21 +212,6 @@ class Migration(Module):
             ctx.nation.provinces.migration_pull[shard.index] = float(pull.sum())
         else:  # a shard on its own (unit tests): nothing arrives from elsewhere
             self.arrive(shard, ctx)
-
-    @staticmethod
-    def _destinations(rng: np.random.Generator, pull: np.ndarray, origin: np.ndarray) -> np.ndarray:
-        """A destination for each origin (index, or -1 for none), drawn from `pull` with the origin's own
-        weight removed; where nothing else draws, the origin itself."""
-        cumulative = np.cumsum(pull)
-        has_origin = origin >= 0
-        origin_row = np.maximum(origin, 0)
-        own = np.where(has_origin, pull[origin_row], 0.0)
-        own_start = np.where(has_origin, cumulative[origin_row] - own, np.inf)
-        room = cumulative[-1] - own
-        u = rng.random(origin.size) * room
-        u = u + np.where(u >= own_start, own, 0.0)
-        destination = np.minimum(np.searchsorted(cumulative, u, side="right"), pull.size - 1)
-        return np.where(room > 0, destination, origin_row)
 
     @staticmethod
     def _carried(flow: np.ndarray, origin: np.ndarray, shares: dict[str, np.ndarray]) -> None:
@@ -265,7 +250,7 @@ class Migration(Module):
         for code in sorted(nation.outbox):
             rows = nation.outbox[code]
             origin = nation.row(code)
-            destination = self._destinations(rng, pull, np.full(rows["origin_weight"].size, origin))
+            destination = draw_destinations(rng, pull, np.full(rows["origin_weight"].size, origin))
             for row in np.unique(destination):
                 chosen = destination == row
                 nation.inbox.setdefault(nation.codes[row], []).append({k: v[chosen] for k, v in rows.items()})
@@ -286,7 +271,7 @@ class Migration(Module):
             persons.household[new] = 0  # until resettled (a row that leaves no copy keeps a valid index)
             movers = np.arange(new.start, new.stop)
             rng = ctx.rng("arrival")
-            destination = self._destinations(rng, self.pull(shard), np.full(movers.size, -1))
+            destination = draw_destinations(rng, self.pull(shard), np.full(movers.size, -1))
             arrived, received = shard.resettle(rng, movers, destination, origin_weight, shares)
             persons.unregistered[arrived] = True
             self._received(communes, received)

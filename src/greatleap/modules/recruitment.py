@@ -27,7 +27,7 @@ from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
 from greatleap.core.state import StateSpec
-from greatleap.core.world import Nation, ProvinceShard
+from greatleap.core.world import Nation, ProvinceShard, draw_destinations
 
 _EMPLOYEES = (
     "national_series.csv state_sector_employees: 24.51 M in 1957 (derived from verified), 45.32 M in 1958 "
@@ -199,10 +199,7 @@ class Recruitment(Module):
         target = communes.weight * (communes.is_urban == to_urban) * (communes.population > 0)
         if target.sum() <= 0:
             return np.zeros(0, dtype=np.int64)
-        cumulative = np.cumsum(target)
-        destination = np.minimum(
-            np.searchsorted(cumulative, rng.random(movers.size) * cumulative[-1], side="right"), communes.count - 1
-        )
+        destination = draw_destinations(rng, target, np.full(movers.size, -1))
         shares = shard.take_shares(movers, exclude=("private_stock_kg",))
         arrived, _ = shard.resettle(rng, movers, destination, communes.weight[commune[movers]], shares)
         if "unregistered" in shard.persons.names:  # registered where they now live
