@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from greatleap import history
-from greatleap.core.data import data_path, provinces
+from greatleap.core.data import data_path, provinces, read_rows
 from greatleap.output import DATA_FILES
 
 STATUSES = {
@@ -33,11 +33,12 @@ def test_every_row_has_a_source_and_a_known_status(name):
         assert row["status"] in STATUSES, f"{name}: unknown status {row['status']!r}"
 
 
-def test_the_national_series_is_the_shared_one():
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "national_series.csv"
+@pytest.mark.parametrize("name", ["national_series.csv", "death_toll_estimates.csv", "provinces_inputs.csv"])
+def test_files_copied_from_shared_data_are_identical(name):
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / name
     if not shared.exists():
         pytest.skip("shared/data is not beside this checkout")
-    assert data_path("national_series.csv").read_bytes() == shared.read_bytes()
+    assert data_path(name).read_bytes() == shared.read_bytes()
 
 
 def test_provinces_sum_to_the_national_1957_totals():
@@ -77,3 +78,12 @@ def test_the_parameter_tables_in_the_model_docs_are_current():
     doc = Path(__file__).resolve().parents[1] / "docs" / "model.md"
     text = doc.read_text(encoding="utf-8")
     assert rewrite(text) == text, "stale parameter tables: run python -m greatleap.paramdoc docs/model.md"
+
+
+def test_added_series_carry_sources_and_repeat_nothing_shared():
+    shared = {(row["variable"], row["year"]) for row in read_rows("national_series.csv")}
+    added = read_rows(history.ADDED_FILE)
+    assert added and all(row["source"] and row["status"] == "verified" for row in added)
+    assert not shared & {(row["variable"], row["year"]) for row in added}
+    cbr = history.national("crude_birth_rate_banister_adjusted")
+    assert cbr[1957] == 43.3 and cbr[1960] == 26.8  # Banister 1984 Table 5

@@ -53,14 +53,25 @@ def run(
     profile: Annotated[bool, typer.Option("--profile", help="print the phase plan with time per phase")] = False,
     check: Annotated[bool, typer.Option("--check", help="verify accounting identities every month")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")] = False,
+    replicates: Annotated[
+        int, typer.Option(help="runs on seeds S, S+1, ...: medians and 5-95% bands beside the first seed's run")
+    ] = 1,
+    workers: Annotated[int, typer.Option(help="local worker processes for the replicates")] = 2,
 ) -> None:
-    """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures."""
+    """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures (with --replicates N,
+    also replicates.parquet and annual_quantiles.parquet, and the figures and summary over the replicates)."""
     from greatleap.compare import recall_date
+    from greatleap.ensemble import Job, run_jobs, seeds
     from greatleap.output import default_out_dir, write_run
+    from greatleap.replicates import Replicates, replicate_values
     from greatleap.report import summary_rows, summary_table_rows
     from greatleap.scenario import Scenario
     from greatleap.sim import Sim
 
+    if replicates < 1:
+        fail(f"--replicates: {replicates} is out of range (allowed: an integer >= 1)")
+    if workers < 1:
+        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
     overrides = list(set_ or [])
     if seed is not None:
         if seed < 0:
@@ -70,6 +81,10 @@ def run(
         overrides.append(_scale_override(scale))
     try:
         loaded = Scenario.load(scenario, overrides)
+        replicate_seeds = seeds(loaded.run.seed, replicates)
+        jobs = [Job(scenario, (*overrides, f"run.seed={s}")) for s in replicate_seeds[1:]]  # the first runs here
+        for job in jobs:  # validate every seed before running anything
+            job.load()
     except ConfigError as err:
         fail(str(err))
     out_dir = out or default_out_dir(loaded)
@@ -77,6 +92,7 @@ def run(
         fail(f"--out: {out_dir} exists and is not a folder")
 
     sim = Sim(loaded, check=check)
+    reps = None
     show = not quiet
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -87,23 +103,41 @@ def run(
         disable=not show,
         transient=True,
     ) as progress:
+        if replicates > 1:
+            runs_task = progress.add_task(f"replicates of {loaded.name}", total=replicates)
         task = progress.add_task(f"building {loaded.name}", total=sim.calendar.n_months)
         sim.build()
         progress.update(task, description=f"simulating {loaded.name}")
         results = sim.run(
             on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7])
         )
+        if replicates > 1:  # the first seed ran here (its monthly series and figures); the others in workers
+            progress.update(task, visible=False)
+            progress.advance(runs_task)
+            others = run_jobs(jobs, replicate_values, workers=workers, on_done=lambda _: progress.advance(runs_task))
+            reps = Replicates.collect(replicate_seeds, [replicate_values(results), *others])
     assert sim.info is not None
-    written = write_run(results, loaded, sim.info, out_dir)
+    written = write_run(results, loaded, sim.info, out_dir, reps)
 
     if show:
-        headers, cells = summary_table_rows(summary_rows(results))
-        table = Table(title=f"{loaded.name}: national summary beside the official record", title_justify="left")
+        headers, cells = summary_table_rows(summary_rows(results)) if reps is None else reps.summary_table_rows()
+        title = f"{loaded.name}: national summary beside the official record"
+        if reps is not None:
+            title += f"; median [5-95%] of {replicates} replicates ({reps.seed_text()})"
+        table = Table(title=title, title_justify="left")
         for header in headers:
             table.add_column(header, justify="right")
         for row in cells:
             table.add_row(*row)
-        console.print(table)
+        if reps is not None:
+            table.caption = "simulated: medians over the replicates; deaths, starved, CDR, grain: median [5-95%]"
+            table.caption_justify = "left"
+        if reps is not None and not console.is_terminal:  # piped: the table with intervals whole, at its own width
+            Console(width=console.measure(table, options=console.options.update_width(1000)).maximum).print(table)
+        else:
+            console.print(table)
+        if reps is not None and reps.excess_text() is not None:
+            console.print(reps.excess_text(), markup=False, highlight=False)
         info = sim.info
         console.print(
             f"{info.persons_initial:,} persons in {info.communes_simulated} simulated communes standing for "
@@ -111,10 +145,11 @@ def run(
             f"{info.person_months / max(info.wall_seconds, 1e-9) / 1e6:.1f} M person-months/s; "
             f"state {info.state_bytes_per_person:.0f} bytes/person; peak memory "
             f"{info.peak_memory_bytes / 2**20:,.0f} MiB ({info.peak_memory_bytes / max(info.persons_initial, 1):.0f} "
-            f"bytes/person)"
+            f"bytes/person)" + ("" if reps is None else f" (the first replicate, seed {loaded.run.seed})")
         )
         recall = recall_date(results)
-        console.print(f"policies recalled: {'never' if recall is None else f'{recall:%Y-%m}'}")
+        first = "" if reps is None else f" (seed {loaded.run.seed})"
+        console.print(f"policies recalled{first}: {'never' if recall is None else f'{recall:%Y-%m}'}")
         console.print(f"wrote {len(written)} files to {out_dir}/")
     if profile:
         assert sim.info is not None
@@ -138,10 +173,14 @@ def compare(
     scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
     workers: Annotated[int, typer.Option(help="local worker processes")] = 2,
     markdown: Annotated[bool, typer.Option("--markdown", help="print the README's Markdown table")] = False,
+    figure: Annotated[
+        Path | None, typer.Option(help="also write a PNG: grain, death rate, steel, cities by year, beside history")
+    ] = None,
 ) -> None:
-    """Run scenarios side by side: excess deaths 1959-61, the 1960 death rate, grain, procurement."""
+    """Run scenarios side by side: excess deaths 1959-61, the 1960 death rate, grain, procurement; history beside
+    them where the record has a value."""
     from greatleap.compare import compare as run_compare
-    from greatleap.compare import markdown_table
+    from greatleap.compare import history_row, markdown_table
     from greatleap.scenario import Scenario, builtin_names
 
     chosen = list(names or builtin_names())
@@ -157,9 +196,15 @@ def compare(
             Scenario.load(name, overrides)
     except ConfigError as err:
         fail(str(err))
+    if figure is not None and figure.is_dir():
+        fail(f"--figure: {figure} is a folder (allowed: a PNG file path)")
     rows = run_compare(chosen, overrides, workers=workers)
+    if figure is not None:
+        from greatleap.compare_figure import write_compare_figure
+
+        write_compare_figure(rows, figure)
     if markdown:
-        console.print(markdown_table(rows), markup=False, highlight=False, soft_wrap=True)
+        console.print(markdown_table(rows, with_history=True), markup=False, highlight=False, soft_wrap=True)
         return
     table = Table(title="scenarios side by side (excess deaths over the 1957 death rate)", title_justify="left")
     for header in (
@@ -184,7 +229,218 @@ def compare(
             f"{r.kcal_rural_1960:.0f}",
             r.recall,
         )
+    record = history_row()  # the record where it has a value; excess deaths have only estimates, left blank
+    table.add_row("history", "", "", record.cdr_cell(), record.grain_cell(), "", "", "", style="bold")
+    table.caption = "history: NBS registered CDR (Banister 1984's adjusted CDR); NBS grain output, 1980s vintage"
+    table.caption_justify = "left"
     console.print(table)
+    if figure is not None:
+        console.print(f"wrote {figure}")
+
+
+@app.command("scenario-report")
+def scenario_report(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="scenarios (default: every built-in counterfactual; a subset leaves the README alone)"),
+    ] = None,
+    replicates: Annotated[int, typer.Option(help="seeds per scenario, the same for every scenario")] = 5,
+    seed: Annotated[int, typer.Option(help="first seed: seeds S, S+1, ...")] = 1,
+    scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override for every run: section.key=value")] = None,
+    workers: Annotated[int, typer.Option(help="local worker processes")] = 2,
+    out: Annotated[Path, typer.Option(help="the report (Markdown)")] = Path("docs/scenarios.md"),
+    readme: Annotated[
+        Path | None, typer.Option(help="README whose scenario table is regenerated (default README.md for all)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Every built-in counterfactual over replicate seeds: docs/scenarios.md (medians, 90% intervals, paired
+    changes against historical) and the README's scenario table, from the same runs."""
+    from greatleap import scenario_report as sr
+
+    if replicates < 1:
+        fail(f"--replicates: {replicates} is out of range (allowed: an integer >= 1)")
+    if seed < 0:
+        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    if workers < 1:
+        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    overrides = list(set_ or [])
+    if scale is not None:
+        overrides.append(_scale_override(scale))
+    if readme is None and not names:
+        readme = Path("README.md")
+    if out.is_dir():
+        fail(f"--out: {out} is a folder (allowed: a Markdown file path)")
+    try:
+        jobs = sr.report_jobs(names or sr.report_names(), replicates, seed, overrides)
+        for job in {j.scenario: j for j in jobs}.values():  # validate everything before running anything
+            job.load()
+        if readme is not None:
+            sr.check_readme(readme)
+    except ConfigError as err:
+        fail(str(err))
+    except ValueError as err:
+        fail(f"--readme: {err}")
+    command = sr.command_line(names, replicates, seed, scale, set_ or [], out, readme)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scenario runs", total=len(jobs))
+        report = sr.run_report(
+            names, replicates, seed, overrides, workers=workers, on_done=lambda _: progress.advance(task)
+        )
+    for path in sr.write_report(report, command, out, readme):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def sensitivity(
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path")
+    ] = "historical",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override for every run: section.key=value")] = None,
+    trajectories: Annotated[int, typer.Option(help="Morris trajectories r: r x (parameters + 1) + 1 runs")] = 10,
+    levels: Annotated[int, typer.Option(help="grid levels across each parameter's range (even)")] = 4,
+    seed: Annotated[int, typer.Option(help="seed of the Morris design (the model's: --set run.seed=N)")] = 1,
+    scale: Annotated[str | None, typer.Option(help="sample | communes per province")] = None,
+    parameters: Annotated[str | None, typer.Option(help="free parameters to vary: key,key (default all)")] = None,
+    workers: Annotated[int, typer.Option(help="local worker processes")] = 2,
+    out: Annotated[Path | None, typer.Option(help="output folder (default runs/sensitivity-<scenario>)")] = None,
+) -> None:
+    """Morris screening of the free parameters on excess deaths 1959-61, grain 1960 and steel 1958."""
+    from greatleap import sensitivity as sa
+    from greatleap.scenario import Scenario
+
+    overrides = list(set_ or [])
+    if scale is not None:
+        if scale.strip() == "full":
+            fail("--scale: 'full' is not allowed here (allowed: sample or a number of communes per province >= 1)")
+        overrides.append(_scale_override(scale))
+    if seed < 0:
+        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    keys = None if parameters is None else [key.strip() for key in parameters.split(",") if key.strip()]
+    try:
+        chosen = sa.validate(scenario, overrides, trajectories, levels, keys, workers)
+        loaded = Scenario.load(scenario, overrides)
+    except ConfigError as err:
+        fail(str(err))
+    out_dir = out or Path("runs") / f"sensitivity-{loaded.name}"
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out: {out_dir} exists and is not a folder")
+
+    total = sa.run_count(trajectories, len(chosen))
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{loaded.name}: runs", total=total)
+        rows = sa.sensitivity(
+            scenario, overrides, trajectories, levels, seed, keys, workers, on_done=lambda _: progress.advance(task)
+        )
+    title = (
+        f"{loaded.name}, scale {loaded.run.scale}, {len(chosen)} parameters, r={trajectories}, levels={levels}, "
+        f"seed={seed}, {total} runs"
+    )
+    sa.write_sensitivity(rows, out_dir, title)
+    table = Table(title=f"Morris sensitivity: {title}", title_justify="left")
+    for header in ("output", "rank", "parameter", "mu*", "± 95%", "sigma", "mu", "mu* / base"):
+        table.add_column(header, justify="left" if header in ("output", "parameter") else "right")
+    for r in rows:
+        label, unit = sa.output_label(r.output)
+        table.add_row(
+            f"{label} ({unit})" if r.rank == 1 else "",
+            str(r.rank),
+            r.parameter,
+            f"{r.mu_star:.4g}",
+            f"{r.mu_star_conf:.2g}",
+            f"{r.sigma:.4g}",
+            f"{r.mu:.4g}",
+            f"{r.relative:.1%}",
+        )
+    console.print(table)
+    console.print(f"wrote {', '.join(sa.FILES)} to {out_dir}/")
+
+
+@app.command()
+def calibrate(
+    trials: Annotated[int, typer.Option(help="runs of the model (the first is the scenario's own values)")] = 40,
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="scenario to fit")] = "historical",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="fixed override: section.key=value")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the sampler and of every run")] = 1,
+    scale: Annotated[str | None, typer.Option(help="sample | communes per province")] = None,
+    parameters: Annotated[
+        str | None, typer.Option(help="comma-separated free parameters to fit (default: all)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="local worker processes (trials run in batches of this size)")] = 2,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/calibration"),
+) -> None:
+    """Fit the free parameters to the national series (Optuna) and write fitted.toml, report.md and the loss
+    history."""
+    from greatleap.calibration import calibrate as run_calibration
+    from greatleap.calibration import criteria, write_calibration
+    from greatleap.free_parameters import FREE_PARAMETERS, free_parameter
+    from greatleap.scenario import Scenario
+
+    if trials < 1:
+        fail(f"--trials: {trials} is out of range (allowed: an integer >= 1)")
+    if workers < 1:
+        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    if seed < 0:
+        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    overrides = [*(set_ or []), f"run.seed={seed}"]
+    if scale is not None:
+        overrides.append(_scale_override(scale))
+    try:
+        chosen = (
+            tuple(free_parameter(key.strip()) for key in parameters.split(",") if key.strip())
+            if parameters
+            else FREE_PARAMETERS
+        )
+        Scenario.load(scenario, overrides)
+    except ConfigError as err:
+        fail(str(err))
+    if out.exists() and not out.is_dir():
+        fail(f"--out: {out} exists and is not a folder")
+    command = " ".join(["greatleap calibrate", *sys.argv[2:]]) if sys.argv[1:2] == ["calibrate"] else "calibrate"
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("calibrating", total=trials)
+        best = [float("inf")]
+
+        def on_trial(done: int, value: float) -> None:
+            best[0] = min(best[0], value)
+            progress.update(task, completed=done, description=f"calibrating (best loss {best[0]:.4f})")
+
+        result = run_calibration(
+            trials, scenario, tuple(overrides), chosen, seed=seed, workers=workers, on_trial=on_trial
+        )
+    written = write_calibration(result, out, command)
+    values, value, output = result.best
+    table = Table(title=f"fitted free parameters (loss {value:.5f})", title_justify="left")
+    table.add_column("parameter")
+    table.add_column("fitted", justify="right")
+    for key, fitted in values.items():
+        table.add_row(key, f"{fitted:.4g}")
+    console.print(table)
+    for c in criteria(output):
+        console.print(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}", markup=False, highlight=False)
+    console.print(f"wrote {len(written)} files to {out}/")
 
 
 @app.command()

@@ -1,7 +1,9 @@
-"""The historical record shipped in the package (`data/national_series.csv`, copied from shared/data).
+"""The historical record shipped in the package.
 
-Each value keeps its source and verification status; `greatleap.history.national(variable)` returns
-{year: value} for the numeric rows of one series.
+`data/national_series.csv` is shared/data's file, byte for byte; `data/national_series_added.csv` holds the
+few series greatleap read at their sources itself (same columns; no (variable, year) of the shared file
+repeated). Each value keeps its source and verification status; `greatleap.history.national(variable)`
+returns {year: value} for the numeric rows of one series.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from greatleap.core.data import read_rows
+
+ADDED_FILE = "national_series_added.csv"
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class HistoricalValue:
 @cache
 def _series() -> dict[str, dict[int, HistoricalValue]]:
     table: dict[str, dict[int, HistoricalValue]] = {}
-    for row in read_rows("national_series.csv"):
+    rows = [*read_rows("national_series.csv"), *read_rows(ADDED_FILE)]
+    for row in rows:
         try:
             value = float(row["value"])
             year = int(row["year"])

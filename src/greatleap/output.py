@@ -1,6 +1,8 @@
 """Writing a run to its folder: Parquet tables, a JSON manifest and PNG figures, each atomically.
 
-The manifest is written last: a folder with a manifest holds a complete run.
+The manifest is written last: a folder with a manifest holds a complete run. With replicates
+(`greatleap.replicates`) the folder holds the first seed's run as a single run would, plus every replicate's
+annual values and their quantiles; the figures then draw medians with 5-95% bands.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from greatleap.compare import recall_date
 from greatleap.core.data import file_sha256
 from greatleap.core.io import write_bytes_atomic, write_text_atomic
 from greatleap.core.results import Results
+from greatleap.replicates import Replicates
 from greatleap.report import age_pattern_figure_png, grain_figure_png, industry_figure_png, national_figure_png
 from greatleap.scenario import Scenario
 from greatleap.sim import RunInfo
@@ -32,6 +35,9 @@ DATA_FILES = (
     "fertility_1957.csv",
     "nutrition.csv",
     "national_series.csv",
+    "national_series_added.csv",
+    "death_toll_estimates.csv",
+    "provinces_inputs.csv",
     "provincial_leaders.csv",
     "food_system.csv",
 )
@@ -70,10 +76,13 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
-def manifest(scenario: Scenario, info: RunInfo, results: Results | None = None) -> dict:
+def manifest(
+    scenario: Scenario, info: RunInfo, results: Results | None = None, replicates: Replicates | None = None
+) -> dict:
+    """What the run was and what it cost (`info`: the first seed's run); with replicates, their seeds too."""
     run = scenario.run
     recall = recall_date(results) if results is not None else None
-    return {
+    entries = {
         "scenario": scenario.name,
         "description": scenario.description,
         "seed": run.seed,
@@ -104,24 +113,47 @@ def manifest(scenario: Scenario, info: RunInfo, results: Results | None = None) 
             "starvation_by_age.png",
         ],
     }
+    if replicates is not None:
+        entries["replicate_seeds"] = list(replicates.seeds)
+        entries["files"] += list(REPLICATE_FILES)
+    return entries
 
 
-def write_run(results: Results, scenario: Scenario, info: RunInfo, out_dir: Path) -> list[Path]:
-    """Write every output of a run; returns the paths written."""
+REPLICATE_FILES = ("replicates.parquet", "annual_quantiles.parquet")
+
+
+def write_run(
+    results: Results, scenario: Scenario, info: RunInfo, out_dir: Path, replicates: Replicates | None = None
+) -> list[Path]:
+    """Write every output of a run; returns the paths written. `results` and `info` are the first seed's run;
+    `replicates` (more than one seed) adds their tables and draws the figures' yearly series as medians with bands."""
     out_dir = Path(out_dir)
     title = f"greatleap: {scenario.name} (seed {scenario.run.seed}, scale {scenario.run.scale})"
+    quantiles = None
+    if replicates is not None:
+        quantiles = replicates.national()
+        title = (
+            f"greatleap: {scenario.name} (median of {len(replicates.seeds)} replicates, {replicates.seed_text()}, "
+            f"shaded 5-95%; scale {scenario.run.scale})"
+        )
     files = {
         "monthly.parquet": parquet_bytes(results.monthly),
         "annual.parquet": parquet_bytes(results.annual),
-        "national.png": national_figure_png(results, title),
-        "grain.png": grain_figure_png(results, title),
-        "industry.png": industry_figure_png(results, title),
-        "starvation_by_age.png": age_pattern_figure_png(results, scenario.name),
+        "national.png": national_figure_png(results, title, quantiles),
+        "grain.png": grain_figure_png(results, title, quantiles),
+        "industry.png": industry_figure_png(results, title, quantiles),
+        "starvation_by_age.png": age_pattern_figure_png(
+            results, scenario.name if replicates is None else f"{scenario.name} (seed {scenario.run.seed})"
+        ),
     }
+    if replicates is not None:
+        files["replicates.parquet"] = parquet_bytes(replicates.long_table())
+        files["annual_quantiles.parquet"] = parquet_bytes(replicates.quantile_table())
     written = []
     for name, data in files.items():
         write_bytes_atomic(out_dir / name, data)
         written.append(out_dir / name)
-    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest(scenario, info, results), indent=2) + "\n")
+    entries = manifest(scenario, info, results, replicates)
+    write_text_atomic(out_dir / "manifest.json", json.dumps(entries, indent=2) + "\n")
     written.append(out_dir / "manifest.json")
     return written

@@ -1,7 +1,8 @@
 """The parameter tables of `docs/model.md`, generated from the scenario schema so the docs stay true.
 
 `python -m greatleap.paramdoc docs/model.md` rewrites the region between the markers
-`<!-- parameters:begin -->` and `<!-- parameters:end -->`; a test fails when the region is stale.
+`<!-- parameters:begin -->` and `<!-- parameters:end -->`, and the free parameters' table between
+`<!-- free-parameters:begin -->` and `<!-- free-parameters:end -->`; a test fails when either is stale.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from greatleap.core.params import field_bounds
 from greatleap.scenario import ScenarioSchema, _type_name
 
 BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
+FREE_BEGIN, FREE_END = "<!-- free-parameters:begin -->", "<!-- free-parameters:end -->"
 
 
 def _allowed(model, name: str) -> str:
@@ -57,10 +59,27 @@ def parameter_tables() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def free_parameter_table() -> str:
+    """The free parameters: key, prior range, reason."""
+    from greatleap.free_parameters import FREE_PARAMETERS
+
+    lines = ["| parameter | prior range | why this range |", "| --- | --- | --- |"]
+    for p in FREE_PARAMETERS:
+        lines.append(f"| `{p.key}` | {p.low:g} - {p.high:g} | {p.reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def _replace(text: str, begin: str, end: str, content: str) -> str:
+    if begin not in text:
+        return text
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    return text[:start] + "\n" + content + text[stop:]
+
+
 def rewrite(text: str) -> str:
-    """`text` with the region between the markers replaced by fresh tables."""
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + parameter_tables() + text[end:]
+    """`text` with the regions between the markers replaced by fresh tables."""
+    text = _replace(text, BEGIN, END, parameter_tables())
+    return _replace(text, FREE_BEGIN, FREE_END, free_parameter_table())
 
 
 def main(paths: list[str]) -> None:

@@ -4,8 +4,7 @@ Ageing is implicit: a person's age is the current step minus the birth month. Ea
 person faces two competing hazards:
 
 - a baseline hazard by age and sex from a 1950s Chinese life table (`life_table_1950s.csv`), scaled by
-  `mortality_scale` (until the registration issue lands, the model's rates stand for registered ones, so
-  the default scale brings the 1957 crude death rate to the official figure);
+  `mortality_scale` (the default brings the 1957 crude death rate to Banister's estimate of the true rate);
 - a starvation hazard that is zero while the energy reserve is above `starvation_onset` and rises as a
   power of the shortfall, reaching a monthly death probability of one half at `lethal_reserve`,
   multiplied by an age vulnerability (young children and the old die first).
@@ -36,21 +35,43 @@ CAUSES = ("collapse", "injury")  # causes other modules post through `ProvinceSh
 
 class DemographyParams(ParamSection):
     mortality_scale: float = param(
-        0.69,
+        1.157,
         ge=0.1,
         le=3.0,
         description="multiplier on the life table's death rates",
-        source="set so that the 1957 crude death rate matches the official 10.8 per mille "
-        "(national_series.csv crude_death_rate_official 1957); see docs/model.md",
+        source="set so that the 1957 crude death rate matches Banister's 18.1 per mille, the official 10.8 "
+        "corrected for under-registration (national_series.csv crude_death_rate_banister_adjusted 1957, "
+        "verified); see docs/model.md",
         status="derived",
     )
     fertility_scale: float = param(
-        0.775,
+        0.986,
         ge=0.1,
         le=3.0,
         description="multiplier on the 1957 age-specific fertility rates",
-        source="set so that the 1957 crude birth rate matches the official 34.03 per mille "
-        "(national_series.csv crude_birth_rate_official 1957, verified_1dp)",
+        source="set so that the 1957 crude birth rate matches Banister's 43.3 per mille, the official 34.0 "
+        "corrected for under-registration (national_series_added.csv crude_birth_rate_banister_adjusted 1957, "
+        "verified)",
+        status="derived",
+    )
+    death_registration_completeness: float = param(
+        0.62,
+        ge=0.1,
+        le=1.0,
+        description="share of deaths the registration of the time recorded",
+        source="derived: mean over 1957-62 of the official crude death rate over Banister's adjusted one "
+        "(10.8/18.1, 12.0/20.7, 14.6/22.1, 25.4/44.6, 14.2/23.0, 10.0/14.0; Banister 1984 PDR 10(2) Table 5, "
+        "national_series.csv, verified); the yearly ratios range from 0.57 to 0.72",
+        status="derived",
+    )
+    birth_registration_completeness: float = param(
+        0.82,
+        ge=0.1,
+        le=1.0,
+        description="share of live births the registration of the time recorded",
+        source="derived: mean over 1957-62 of the registered crude birth rate over Banister's adjusted one "
+        "(34.0/43.3, 29.2/37.8, 24.8/28.5, 20.9/26.8, 18.0/22.4, 37.0/41.0; Banister 1984 PDR 10(2) Table 5, "
+        "national_series_added.csv, verified); the yearly ratios range from 0.77 to 0.90",
         status="derived",
     )
     sex_ratio_at_birth: float = param(
@@ -194,6 +215,26 @@ class Demography(Module):
         ),
         ResultSpec(
             "cdr", "ratio", "per mille", "crude death rate", numerator="deaths", denominator="population", scale=1000.0
+        ),
+        ResultSpec("births_registered", "flow", "persons", "live births the registration of the time recorded"),
+        ResultSpec("deaths_registered", "flow", "persons", "deaths the registration of the time recorded"),
+        ResultSpec(
+            "cbr_registered",
+            "ratio",
+            "per mille",
+            "crude birth rate as registered (comparable with the official series)",
+            numerator="births_registered",
+            denominator="population",
+            scale=1000.0,
+        ),
+        ResultSpec(
+            "cdr_registered",
+            "ratio",
+            "per mille",
+            "crude death rate as registered (comparable with the official series)",
+            numerator="deaths_registered",
+            denominator="population",
+            scale=1000.0,
         ),
         *(
             ResultSpec(f"population_{g}", "stock", "persons", f"living persons aged {g.replace('_', '-')}")
@@ -366,6 +407,8 @@ class Demography(Module):
             ctx.nation.provinces.population_last[shard.index] = float(communes.population @ weight)
         ctx.record("births", births_per_commune)
         ctx.record("deaths", deaths)
+        ctx.record("births_registered", births_per_commune * p.birth_registration_completeness)
+        ctx.record("deaths_registered", deaths * p.death_registration_completeness)
         ctx.record("deaths_starvation", deaths_starvation)
         ctx.record("deaths_baseline", deaths - deaths_starvation - sum(other_causes.values()))
         for cause, count in other_causes.items():
