@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from greatleap import sensitivity as sa
 from greatleap.cli import app
-from greatleap.free_parameters import FREE_PARAMETERS
+from greatleap.free_parameters import FREE_PARAMETERS, chosen_parameters
 from greatleap.scenario import Scenario
 
 runner = CliRunner()
@@ -63,7 +63,7 @@ def test_morris_recovers_the_known_models_effects(monkeypatch):
 
 
 def test_the_design_has_r_times_k_plus_1_rows_and_one_parameter_moves_per_step():
-    chosen = sa.chosen_parameters([*PAIR, "labour.effort_egalitarian"])
+    chosen = chosen_parameters([*PAIR, "labour.effort_egalitarian"])
     x = sa.design(chosen, trajectories=4, levels=4, seed=2)
     assert x.shape == (4 * (3 + 1), 3)
     for trajectory in x.reshape(4, 4, 3):
@@ -78,7 +78,7 @@ def test_the_design_has_r_times_k_plus_1_rows_and_one_parameter_moves_per_step()
 
 def test_same_seed_same_indices_another_seed_another_design(monkeypatch):
     monkeypatch.setattr(sa, "run_jobs", fake_run_jobs)
-    chosen = sa.chosen_parameters(PAIR)
+    chosen = chosen_parameters(PAIR)
     assert np.array_equal(sa.design(chosen, 3, 4, seed=9), sa.design(chosen, 3, 4, seed=9))
     assert not np.array_equal(sa.design(chosen, 3, 4, seed=9), sa.design(chosen, 3, 4, seed=10))
     first = sa.sensitivity(parameters=PAIR, trajectories=3, seed=9)

@@ -374,7 +374,7 @@ def sensitivity(
 
 @app.command()
 def calibrate(
-    trials: Annotated[int, typer.Option(help="runs of the model (the first is the scenario's own values)")] = 40,
+    trials: Annotated[int, typer.Option(help="runs of the model (the first at the declared defaults)")] = 40,
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="scenario to fit")] = "historical",
     set_: Annotated[list[str] | None, typer.Option("--set", help="fixed override: section.key=value")] = None,
     seed: Annotated[int, typer.Option(help="seed of the sampler and of every run")] = 1,
@@ -387,9 +387,12 @@ def calibrate(
 ) -> None:
     """Fit the free parameters to the national series (Optuna) and write fitted.toml, report.md and the loss
     history."""
+    import shlex
+
     from greatleap.calibration import calibrate as run_calibration
     from greatleap.calibration import criteria, write_calibration
-    from greatleap.free_parameters import FREE_PARAMETERS, free_parameter
+    from greatleap.ensemble import require_years
+    from greatleap.free_parameters import chosen_parameters, refuse_overrides_of
     from greatleap.scenario import Scenario
 
     if trials < 1:
@@ -398,21 +401,31 @@ def calibrate(
         fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
     if seed < 0:
         fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    if scale is not None and scale.strip() == "full":
+        fail("--scale: 'full' is not allowed here (allowed: sample, or a number of communes per province >= 1)")
     overrides = [*(set_ or []), f"run.seed={seed}"]
     if scale is not None:
         overrides.append(_scale_override(scale))
     try:
-        chosen = (
-            tuple(free_parameter(key.strip()) for key in parameters.split(",") if key.strip())
-            if parameters
-            else FREE_PARAMETERS
-        )
-        Scenario.load(scenario, overrides)
+        keys = None if parameters is None else [key.strip() for key in parameters.split(",") if key.strip()]
+        chosen = tuple(chosen_parameters(keys))
+        refuse_overrides_of(chosen, set_ or [])
+        require_years(Scenario.load(scenario, overrides), 1957, 1962)
     except ConfigError as err:
         fail(str(err))
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} exists and is not a folder")
-    command = " ".join(["greatleap calibrate", *sys.argv[2:]]) if sys.argv[1:2] == ["calibrate"] else "calibrate"
+    # The command as it can be rerun (the output folder left out: it does not change the fit).
+    words = ["greatleap", "calibrate", "--trials", str(trials), "--seed", str(seed), "--workers", str(workers)]
+    if scenario != "historical":
+        words += ["--scenario", scenario]
+    if scale is not None:
+        words += ["--scale", scale]
+    if parameters is not None:
+        words += ["--parameters", ",".join(p.key for p in chosen)]
+    for assignment in set_ or []:
+        words += ["--set", assignment]
+    command = shlex.join(words)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

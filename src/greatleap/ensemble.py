@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TypeVar
 
+from greatleap.core.errors import ConfigError
 from greatleap.core.results import Results
 from greatleap.scenario import Scenario
 from greatleap.sim import run_one
@@ -65,6 +66,15 @@ def run_jobs(
             if on_done is not None:
                 on_done(i)
     return results  # type: ignore[return-value]
+
+
+def require_years(scenario: Scenario, first: int, last: int) -> None:
+    """Refuse (one line, before anything runs) a run window that misses years a command reads."""
+    if int(scenario.run.start[:4]) > first or scenario.run.end < f"{last}-12":
+        raise ConfigError(
+            f"run.start/run.end: {scenario.run.start} to {scenario.run.end} does not cover {first}-{last} "
+            f"(allowed: start <= {first}-01 and end >= {last}-12)"
+        )
 
 
 def seeds(first: int, count: int) -> list[int]:

@@ -10,6 +10,7 @@ pin down directly but that the national series constrain. Each is declared once 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from greatleap.core.errors import ConfigError
@@ -161,6 +162,28 @@ def free_parameter(key: str) -> FreeParameter:
         if parameter.key == key:
             return parameter
     raise ConfigError(f"{key}: not a free parameter (allowed: {', '.join(p.key for p in FREE_PARAMETERS)})")
+
+
+def chosen_parameters(keys: Sequence[str] | None = None) -> list[FreeParameter]:
+    """The free parameters named by `keys` (default: all), refusing unknown keys, none and repeats."""
+    if keys is None:
+        return list(FREE_PARAMETERS)
+    chosen = [free_parameter(key) for key in keys]
+    if not chosen:
+        raise ConfigError("--parameters: no parameter given (allowed: free parameter keys separated by commas)")
+    repeated = sorted({key for key in keys if list(keys).count(key) > 1})
+    if repeated:
+        raise ConfigError(f"--parameters: {', '.join(repeated)} named more than once")
+    return chosen
+
+
+def refuse_overrides_of(chosen: Sequence[FreeParameter], assignments: Sequence[str]) -> None:
+    """A `--set` on a parameter that is also being varied or fitted would be silently overridden: refuse it."""
+    varied = {p.key for p in chosen}
+    for assignment in assignments:
+        key = assignment.split("=", 1)[0].strip()
+        if key in varied:
+            raise ConfigError(f"{key}: set with --set and varied by the analysis (fix it or vary it, not both)")
 
 
 def overrides(values: dict[str, float]) -> list[str]:

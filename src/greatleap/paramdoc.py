@@ -70,8 +70,8 @@ def free_parameter_table() -> str:
 
 
 def _replace(text: str, begin: str, end: str, content: str) -> str:
-    if begin not in text:
-        return text
+    if begin not in text or end not in text:
+        raise ValueError(f"the markers {begin} and {end} are missing")
     start, stop = text.index(begin) + len(begin), text.index(end)
     return text[:start] + "\n" + content + text[stop:]
 

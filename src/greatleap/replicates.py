@@ -56,6 +56,15 @@ class Interval:
         low, median, high = np.percentile(np.asarray(values, dtype=float), PERCENTILES)
         return cls(float(median), float(low), float(high))
 
+    def text(self, digits: int, signed: bool = False) -> str:
+        sign = "+" if signed else ""
+        return f"{self.median:{sign}.{digits}f} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"
+
+
+def seed_text(seeds: Sequence[int]) -> str:
+    """'seed 1' or 'seeds 1-5'."""
+    return f"seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+
 
 @dataclass(frozen=True)
 class Replicates:
@@ -114,7 +123,7 @@ class Replicates:
         return None if self.excess_deaths is None else Interval.of(self.excess_deaths)
 
     def seed_text(self) -> str:
-        return f"seeds {self.seeds[0]}-{self.seeds[-1]}" if len(self.seeds) > 1 else f"seed {self.seeds[0]}"
+        return seed_text(self.seeds)
 
     def summary_table_rows(self) -> tuple[list[str], list[list[str]]]:
         """The run summary over the replicates: medians, and `median [q05-q95]` for the main columns."""

@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from greatleap import history
+from greatleap.calibration import demographic_range_m
 from greatleap.compare import FAMINE_YEARS, excess_deaths, history_row, recall_date
 from greatleap.core.io import write_text_atomic
 from greatleap.core.results import Results
 from greatleap.ensemble import Job, run_jobs, seeds
+from greatleap.replicates import Interval, seed_text
 from greatleap.scenario import builtin_names
 from greatleap.version import __version__
 
@@ -34,7 +36,6 @@ REFERENCE = "historical"
 EXCLUDED = ("ration_cut",)  # a test of the famine mechanism (its TOML says so), not a counterfactual
 README_BEGIN = "<!-- scenario-table:begin -->"
 README_END = "<!-- scenario-table:end -->"
-PERCENTILES = (5.0, 50.0, 95.0)  # the 90% interval and the median
 
 
 @dataclass(frozen=True)
@@ -67,24 +68,6 @@ def measure(results: Results) -> dict[str, float | str]:
         "procurement_ratio_1959": results.value("procurement_ratio", 1959),
         "recall": "none" if recall is None else f"{recall:%Y-%m}",
     }
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A median with its 90% interval over replicates."""
-
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Interval:
-        low, median, high = np.percentile(np.asarray(values, dtype=float), PERCENTILES)
-        return cls(float(median), float(low), float(high))
-
-    def text(self, digits: int, signed: bool = False) -> str:
-        sign = "+" if signed else ""
-        return f"{self.median:{sign}.{digits}f} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"
 
 
 @dataclass(frozen=True)
@@ -195,8 +178,7 @@ def command_line(
 
 
 def _seed_text(report: Report) -> str:
-    first, last = report.seeds[0], report.seeds[-1]
-    return f"seed {first}" if first == last else f"seeds {first}-{last}"
+    return seed_text(report.seeds)
 
 
 def _provenance(report: Report, command: str) -> str:
@@ -227,9 +209,10 @@ def _record_lines() -> list[str]:
         value = history.national_detail(variable).get(year)
         if value is not None:
             lines.append(f"- {label}: {value.value:g} {value.unit} (`{variable}`; {value.source}; {value.status})")
+    low, high = demographic_range_m()
     lines.append(
-        "- excess deaths: no single recorded value; demographers' estimates range from about 15 to 45 million "
-        "(`shared/data/death_toll_estimates.csv`)"
+        f"- excess deaths: no single recorded value; demographers' estimates range from {low:g} to {high:g} "
+        "million (`death_toll_estimates.csv`; the acceptance range of docs/model.md, section 8)"
     )
     return lines
 
@@ -294,6 +277,7 @@ def readme_block(report: Report, command: str) -> str:
     backticked scenario name, which tests/test_readme.py reads), and the record as a last row."""
     reference = report.reference
     record = history_row()
+    low, high = demographic_range_m()
     excess, _, _ = METRICS
     lines = [
         f"Built-in scenarios against `historical`: the median of {len(report.seeds)} replicates ({_seed_text(report)}, "
@@ -304,7 +288,7 @@ def readme_block(report: Report, command: str) -> str:
         f"`{command}`.",
         "The model counts true deaths; the official registered series missed part of them (the 1960 CDR, "
         f"registered and Banister's adjusted: {record.cdr_cell()}), and demographers' estimates of excess deaths "
-        "range from about 15 to 45 million (`shared/data/death_toll_estimates.csv`).",
+        f"range from {low:g} to {high:g} million (`death_toll_estimates.csv`; docs/model.md, section 8).",
         "",
         "| scenario | what changes | excess deaths 1959-61 (M) | vs historical | CDR 1960 (‰) | grain 1960 (Mt) "
         "| procurement / output 1959 | recall |",

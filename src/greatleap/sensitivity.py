@@ -34,8 +34,8 @@ from greatleap.compare import excess_deaths
 from greatleap.core.errors import ConfigError
 from greatleap.core.io import write_bytes_atomic
 from greatleap.core.results import Results
-from greatleap.ensemble import Job, run_jobs
-from greatleap.free_parameters import FREE_PARAMETERS, FreeParameter, free_parameter
+from greatleap.ensemble import Job, require_years, run_jobs
+from greatleap.free_parameters import FreeParameter, chosen_parameters, refuse_overrides_of
 from greatleap.scenario import Scenario
 
 # (name, label, unit) of each output, in the order of the tables and the figure's panels.
@@ -73,19 +73,6 @@ class SensitivityRow:
     def relative(self) -> float:
         """`mu_star` as a share of the output in the base run (NaN when that is 0)."""
         return self.mu_star / abs(self.base_value) if self.base_value else float("nan")
-
-
-def chosen_parameters(keys: Sequence[str] | None = None) -> list[FreeParameter]:
-    """The free parameters named by `keys` (default: all), refusing unknown keys and repeats."""
-    if keys is None:
-        return list(FREE_PARAMETERS)
-    chosen = [free_parameter(key) for key in keys]
-    if not chosen:
-        raise ConfigError("--parameters: no parameter given (allowed: free parameter keys separated by commas)")
-    repeated = sorted({key for key in keys if list(keys).count(key) > 1})
-    if repeated:
-        raise ConfigError(f"--parameters: {', '.join(repeated)} named more than once")
-    return chosen
 
 
 def problem(parameters: Sequence[FreeParameter]) -> dict:
@@ -155,12 +142,8 @@ def validate(
     if workers < 1:
         raise ConfigError(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
     chosen = chosen_parameters(parameters)
-    Scenario.load(base, list(overrides))
-    varied = {p.key for p in chosen}
-    for override in overrides:
-        key = override.split("=", 1)[0].strip()
-        if key in varied:
-            raise ConfigError(f"{key}: set with --set and varied by the analysis (fix it or vary it, not both)")
+    refuse_overrides_of(chosen, overrides)
+    require_years(Scenario.load(base, list(overrides)), 1957, 1962)
     return chosen
 
 

@@ -61,7 +61,7 @@ class DemographyParams(ParamSection):
         description="share of deaths the registration of the time recorded",
         source="derived: mean over 1957-62 of the official crude death rate over Banister's adjusted one "
         "(10.8/18.1, 12.0/20.7, 14.6/22.1, 25.4/44.6, 14.2/23.0, 10.0/14.0; Banister 1984 PDR 10(2) Table 5, "
-        "national_series.csv, verified); the yearly ratios range from 0.57 to 0.72",
+        "national_series.csv, verified); the yearly ratios range from 0.57 to 0.71",
         status="derived",
     )
     birth_registration_completeness: float = param(

@@ -74,7 +74,8 @@ class MessHallParams(ParamSection):
         0.9,
         ge=0.0,
         le=1.0,
-        description="share of rural households eating in the mess halls",
+        description="share of rural households eating in the mess halls (with `provincial_participation`, "
+        "only in the provinces without a figure of their own: Beijing, Shanghai, Tianjin, Tibet)",
         source="organisation.csv: >90% of the rural population in canteens at the end of 1958 (Luo Pinghan "
         "2014, verified); 72.6% at the end of 1959",
         status="verified",
