@@ -31,6 +31,19 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _progress(disable: bool = False) -> Progress:
+    """The progress bar every command shows (months of a run, runs of an ensemble, trials of a fit)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=disable,
+        transient=True,
+    )
+
+
 def _scale_override(scale: str) -> str:
     text = scale.strip()
     if text in ("sample", "full"):
@@ -94,15 +107,7 @@ def run(
     sim = Sim(loaded, check=check)
     reps = None
     show = not quiet
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show,
-        transient=True,
-    ) as progress:
+    with _progress(disable=not show) as progress:
         if replicates > 1:
             runs_task = progress.add_task(f"replicates of {loaded.name}", total=replicates)
         task = progress.add_task(f"building {loaded.name}", total=sim.calendar.n_months)
@@ -283,15 +288,7 @@ def scenario_report(
     except ValueError as err:
         fail(f"--readme: {err}")
     command = sr.command_line(names, replicates, seed, scale, set_ or [], out, readme)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    ) as progress:
+    with _progress(disable=quiet) as progress:
         task = progress.add_task("scenario runs", total=len(jobs))
         report = sr.run_report(
             names, replicates, seed, overrides, workers=workers, on_done=lambda _: progress.advance(task)
@@ -336,14 +333,7 @@ def sensitivity(
         fail(f"--out: {out_dir} exists and is not a folder")
 
     total = sa.run_count(trajectories, len(chosen))
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"{loaded.name}: runs", total=total)
         rows = sa.sensitivity(
             scenario, overrides, trajectories, levels, seed, keys, workers, on_done=lambda _: progress.advance(task)
@@ -426,13 +416,7 @@ def calibrate(
     for assignment in set_ or []:
         words += ["--set", assignment]
     command = shlex.join(words)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with _progress() as progress:
         task = progress.add_task("calibrating", total=trials)
         best = [float("inf")]
 
