@@ -41,6 +41,7 @@ DATA_FILES = (
     "provincial_leaders.csv",
     "food_system.csv",
 )
+REPLICATE_FILES = ("replicates.parquet", "annual_quantiles.parquet")
 PACKAGES = ("numpy", "pyarrow", "pydantic", "matplotlib", "typer", "rich")
 
 
@@ -153,6 +154,9 @@ def write_run(
     for name, data in files.items():
         write_bytes_atomic(out_dir / name, data)
         written.append(out_dir / name)
+    for name in REPLICATE_FILES:  # a single run into a folder an ensemble wrote: its tables no longer apply
+        if name not in files:
+            (out_dir / name).unlink(missing_ok=True)
     entries = manifest(scenario, info, results, replicates)
     write_text_atomic(out_dir / "manifest.json", json.dumps(entries, indent=2) + "\n")
     written.append(out_dir / "manifest.json")
