@@ -33,7 +33,7 @@ def test_every_row_has_a_source_and_a_known_status(name):
         assert row["status"] in STATUSES, f"{name}: unknown status {row['status']!r}"
 
 
-@pytest.mark.parametrize("name", ["national_series.csv", "death_toll_estimates.csv", "provinces_inputs.csv"])
+@pytest.mark.parametrize("name", ["national_series.csv", "death_toll_estimates.csv"])
 def test_files_copied_from_shared_data_are_identical(name):
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / name
     if not shared.exists():

@@ -202,7 +202,7 @@ def scenario_values(parameters: tuple[FreeParameter, ...], scenario: Scenario) -
 
 def starting_values(parameters: tuple[FreeParameter, ...]) -> dict[str, float]:
     """The free parameters' declared defaults (the first trial), clipped to their ranges. Not the base
-    scenario's values: `historical` ships the fitted ones, and a refit must not depend on the last fit."""
+    scenario's values: `historical` may ship a fit, and a refit must not depend on the last fit."""
     return _values(parameters, ScenarioSchema().model_dump(), clip=True)
 
 

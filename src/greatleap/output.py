@@ -37,7 +37,6 @@ DATA_FILES = (
     "national_series.csv",
     "national_series_added.csv",
     "death_toll_estimates.csv",
-    "provinces_inputs.csv",
     "provincial_leaders.csv",
     "food_system.csv",
 )

@@ -146,19 +146,3 @@ def urban_population_shares(codes: tuple[str, ...]) -> list[float]:
     urban = {p.code: p.urban_share * p.population for p in provinces()}
     total = sum(urban.values())
     return [urban.get(code, 0.0) / total for code in codes]
-
-
-@cache
-def provincial_values(variable: str) -> dict[str, tuple[float, str, str]]:
-    """{province code: (value, status, source)} of one variable of `provinces_inputs.csv` (shared/data's
-    provincial facts beyond the 1957 inputs), for the rows whose value is a number."""
-    code_of = {p.name: p.code for p in provinces()}
-    out = {}
-    for row in read_rows("provinces_inputs.csv"):
-        if row["variable"] != variable or row["province"] not in code_of:
-            continue
-        try:
-            out[code_of[row["province"]]] = (float(row["value"]), row["status"], row["source"])
-        except ValueError:
-            continue
-    return out

@@ -7,10 +7,8 @@ age) times the household's food access, and the rest by work points (each househ
 except under the free supply of the communes (`labour.egalitarian_from` to `egalitarian_until`), when
 everything goes by need.
 
-From `start` until `close` (the retreat) a share of rural households eats in the commune's mess hall: the
-province's end-1959 share where it is known (`provincial_participation`; the provinces differed from
-Henan's 98% to Inner Mongolia's 17%, and the famine was worst where the mess halls held), else
-`participation`. On opening, `confiscation_share` of their private stocks goes into the granary, and their pots go
+From `start` until `close` (the retreat) a share `participation` of rural households eats in the commune's
+mess hall. On opening, `confiscation_share` of their private stocks goes into the granary, and their pots go
 to the furnaces: they may cook only `private_cooking_share` of what they would have eaten from what is left.
 In the first months, until `fill_until`, the mess hall lets everyone 'eat their fill': it serves `fill_factor`
 times what its members need, as long as the granary holds out. A mess hall wastes `waste_share` of what it
@@ -26,7 +24,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from greatleap.core.data import provincial_values
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import in_window, parse_month
@@ -74,23 +71,10 @@ class MessHallParams(ParamSection):
         0.9,
         ge=0.0,
         le=1.0,
-        description="share of rural households eating in the mess halls (with `provincial_participation`, "
-        "only in the provinces without a figure of their own: Beijing, Shanghai, Tianjin, Tibet)",
+        description="share of rural households eating in the mess halls",
         source="organisation.csv: >90% of the rural population in canteens at the end of 1958 (Luo Pinghan "
         "2014, verified); 72.6% at the end of 1959",
         status="verified",
-    )
-    provincial_participation: bool = Field(
-        True,
-        description="take each province's share of households in the mess halls from the end-1959 figures "
-        "where known (Henan 98%, Heilongjiang 27%, Inner Mongolia 17%); `participation` elsewhere",
-        json_schema_extra={
-            "source": "provinces_inputs.csv mess_hall_participation_rural (Yang 1996, end-1959 Rural Work "
-            "Department data; recalled, not retrieved: the order is more reliable than the digits); national "
-            "72.6% at the end of 1959 (organisation.csv)",
-            "unit": "",
-            "status": "unverified_recall",
-        },
     )
     fill_factor: float = param(
         1.9,
@@ -252,10 +236,7 @@ class MessHalls(Module):
             if ctx.month_key < parse_month(p.fill_until):
                 release = np.minimum(available, p.fill_factor * need_part)
             else:
-                # At a harvest the granary is shared between the mess hall and the households outside it,
-                # which take their part home; between harvests what is left is the mess hall's store.
-                share = part_share if ctx.month in HARVEST_MONTHS else 1.0
-                release = np.minimum(available * share / months_to_next_harvest(ctx.month), need_part)
+                release = np.minimum(available * part_share / months_to_next_harvest(ctx.month), need_part)
             served = self._share(shard, release * (1.0 - p.waste_share), need_kg * part, part)
             served_t = shard.per_commune(served) / 1000.0
             wasted = served_t * p.waste_share / (1.0 - p.waste_share) if p.waste_share < 1 else release
@@ -301,22 +282,13 @@ class MessHalls(Module):
         ctx.record("messhall_persons", shard.per_commune(members * part))
         ctx.record("rural_persons", shard.per_commune(members * rural_household))
 
-    def participation_in(self, code: str) -> float:
-        """The share of rural households in the mess halls of province `code`."""
-        p = self.params
-        if p.provincial_participation:
-            known = provincial_values("mess_hall_participation_rural")
-            if code in known:
-                return known[code][0] / 100.0
-        return p.participation
-
     def _open(self, shard: ProvinceShard, ctx: StepContext, rural_household: np.ndarray) -> np.ndarray:
         """Opening day: who joins, who are the cadres, and the private grain taken in. Returns kg taken."""
         p = self.params
         households, communes = shard.households, shard.communes
         rng = ctx.rng("participation")
         u = rng.random(households.count)
-        households.in_messhall[:] = rural_household & (u < self.participation_in(shard.code))
+        households.in_messhall[:] = rural_household & (u < p.participation)
         households.is_cadre[:] = rural_household & (rng.random(households.count) < p.cadre_share)
         taken = households.private_stock_kg * p.confiscation_share * households.in_messhall
         households.private_stock_kg[:] -= taken
