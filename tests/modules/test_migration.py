@@ -31,7 +31,8 @@ def test_hunger_drives_flight_and_the_regime_decides_who_gets_away(famine_runs):
 
 
 def test_no_hunger_no_flight(small_results):
-    assert small_results.value("migration_attempts", 1957) < 1e4
+    # A few households in the tail of food access run short even in 1957: at most 1 person in 20,000 tries.
+    assert small_results.value("migration_attempts", 1957) < 5e-5 * small_results.value("population", 1957)
 
 
 def test_migrants_land_in_households_of_another_commune_and_the_population_identity_holds():
