@@ -44,6 +44,12 @@ def _progress(disable: bool = False) -> Progress:
     )
 
 
+def _require_at_least(option: str, value: int, minimum: int) -> None:
+    """The one-line refusal of a count or seed below its minimum."""
+    if value < minimum:
+        fail(f"{option}: {value} is out of range (allowed: an integer >= {minimum})")
+
+
 def _scale_override(scale: str) -> str:
     text = scale.strip()
     if text in ("sample", "full"):
@@ -81,14 +87,11 @@ def run(
     from greatleap.scenario import Scenario
     from greatleap.sim import Sim
 
-    if replicates < 1:
-        fail(f"--replicates: {replicates} is out of range (allowed: an integer >= 1)")
-    if workers < 1:
-        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    _require_at_least("--replicates", replicates, 1)
+    _require_at_least("--workers", workers, 1)
     overrides = list(set_ or [])
     if seed is not None:
-        if seed < 0:
-            fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+        _require_at_least("--seed", seed, 0)
         overrides.append(f"run.seed={seed}")
     if scale is not None:
         overrides.append(_scale_override(scale))
@@ -194,8 +197,7 @@ def compare(
         overrides.append(f"run.seed={seed}")
     if scale is not None:
         overrides.append(_scale_override(scale))
-    if workers < 1:
-        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    _require_at_least("--workers", workers, 1)
     try:
         for name in chosen:  # validate everything before running anything
             Scenario.load(name, overrides)
@@ -264,12 +266,9 @@ def scenario_report(
     changes against historical) and the README's scenario table, from the same runs."""
     from greatleap import scenario_report as sr
 
-    if replicates < 1:
-        fail(f"--replicates: {replicates} is out of range (allowed: an integer >= 1)")
-    if seed < 0:
-        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
-    if workers < 1:
-        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    _require_at_least("--replicates", replicates, 1)
+    _require_at_least("--seed", seed, 0)
+    _require_at_least("--workers", workers, 1)
     overrides = list(set_ or [])
     if scale is not None:
         overrides.append(_scale_override(scale))
@@ -320,8 +319,7 @@ def sensitivity(
         if scale.strip() == "full":
             fail("--scale: 'full' is not allowed here (allowed: sample or a number of communes per province >= 1)")
         overrides.append(_scale_override(scale))
-    if seed < 0:
-        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    _require_at_least("--seed", seed, 0)
     keys = None if parameters is None else [key.strip() for key in parameters.split(",") if key.strip()]
     try:
         chosen = sa.validate(scenario, overrides, trajectories, levels, keys, workers)
@@ -385,12 +383,9 @@ def calibrate(
     from greatleap.free_parameters import chosen_parameters, refuse_overrides_of
     from greatleap.scenario import Scenario
 
-    if trials < 1:
-        fail(f"--trials: {trials} is out of range (allowed: an integer >= 1)")
-    if workers < 1:
-        fail(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
-    if seed < 0:
-        fail(f"--seed: {seed} is out of range (allowed: an integer >= 0)")
+    _require_at_least("--trials", trials, 1)
+    _require_at_least("--workers", workers, 1)
+    _require_at_least("--seed", seed, 0)
     if scale is not None and scale.strip() == "full":
         fail("--scale: 'full' is not allowed here (allowed: sample, or a number of communes per province >= 1)")
     overrides = [*(set_ or []), f"run.seed={seed}"]

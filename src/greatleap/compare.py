@@ -113,15 +113,25 @@ def history_row() -> HistoryRow:
 HISTORY_DESCRIPTION = "The record: NBS registered CDR and Banister's adjusted one, NBS grain (1980s vintage)"
 
 
+# The scenario table's columns (the README's table and `compare --markdown`).
+TABLE_HEADER = (
+    "| scenario | what changes | excess deaths 1959-61 (M) | vs historical | CDR 1960 (‰) | grain 1960 (Mt) "
+    "| procurement / output 1959 | recall |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+)
+
+
+def history_table_row(description: str) -> str:
+    """The scenario table's last row: the recorded values (its first cell is not backticked: not a scenario)."""
+    record = history_row()
+    return f"| history | {description} |  |  | {record.cdr_cell()} | {record.grain_cell()} |  |  |"
+
+
 def markdown_table(rows: list[ScenarioRow], reference: str = "historical", with_history: bool = False) -> str:
     """The README's scenario table: each scenario's excess deaths against the reference's; `with_history`
     adds a last row with the recorded values (its first cell is not backticked: it is not a scenario)."""
     base = next((r for r in rows if r.name == reference), None)
-    lines = [
-        "| scenario | what changes | excess deaths 1959-61 (M) | vs historical | CDR 1960 (‰) | grain 1960 (Mt) "
-        "| procurement / output 1959 | recall |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
+    lines = list(TABLE_HEADER)
     for r in rows:
         delta = "" if base is None or r is base else f"{r.excess_deaths_m - base.excess_deaths_m:+.1f}"
         lines.append(
@@ -129,6 +139,5 @@ def markdown_table(rows: list[ScenarioRow], reference: str = "historical", with_
             f"| {r.grain_output_1960_mt:.0f} | {r.procurement_ratio_1959:.2f} | {r.recall} |"
         )
     if with_history:
-        record = history_row()
-        lines.append(f"| history | {HISTORY_DESCRIPTION} |  |  | {record.cdr_cell()} | {record.grain_cell()} |  |  |")
+        lines.append(history_table_row(HISTORY_DESCRIPTION))
     return "\n".join(lines) + "\n"

@@ -92,6 +92,14 @@ def _legend_with_twin(ax, twin, **kwargs) -> None:
     ax.legend(handles + twin_handles, labels + twin_labels, **kwargs)
 
 
+def _panels(results: Results, title: str):
+    """What every run figure starts from: the national annual table, its years, and a titled 2 x 2 figure."""
+    national = results.annual_national()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig.suptitle(title)
+    return national, national.index.to_numpy(), fig, axes
+
+
 def _png(fig) -> bytes:
     """The figure as PNG bytes (no software tag: same run, same bytes), and closed."""
     buffer = io.BytesIO()
@@ -169,11 +177,8 @@ def national_summary_rows(national: pd.DataFrame) -> list[SummaryRow]:
 def national_figure_png(results: Results, title: str, quantiles: NationalQuantiles | None = None) -> bytes:
     """A four-panel PNG: population, crude death rate, crude birth rate, food and deaths by cause. With
     `quantiles` (replicates) the yearly series are medians with 5-95% bands."""
-    national = results.annual_national()
+    national, years, fig, axes = _panels(results, title)
     q = quantiles
-    years = national.index.to_numpy()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
-    fig.suptitle(title)
 
     ax = axes[0, 0]
     _annual_line(ax, years, national, q, "population", "o-", 1e6, label="simulated (year-end)")
@@ -237,12 +242,9 @@ TRADE_TO_UNHUSKED = 1.0 / 0.85  # nutrition.csv unhusked_to_trade_grain (estimat
 def grain_figure_png(results: Results, title: str, quantiles: NationalQuantiles | None = None) -> bytes:
     """A four-panel PNG of the food system: output true, reported and official; procurement; stocks; food. With
     `quantiles` (replicates) the yearly series are medians with 5-95% bands."""
-    national = results.annual_national()
+    national, years, fig, axes = _panels(results, title)
     q = quantiles
     monthly = results.monthly_national()
-    years = national.index.to_numpy()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
-    fig.suptitle(title)
 
     ax = axes[0, 0]
     _annual_line(ax, years, national, q, "grain_output_mt", "o-", label="simulated, true")
@@ -296,12 +298,9 @@ def industry_figure_png(results: Results, title: str, quantiles: NationalQuantil
     """A four-panel PNG of industry, the cities and politics: steel beside the official series, the state's
     industry and workers, the urban population with the recruits, prestige and the recall. With `quantiles`
     (replicates) the yearly series are medians with 5-95% bands."""
-    national = results.annual_national()
+    national, years, fig, axes = _panels(results, title)
     q = quantiles
     monthly = results.monthly_national()
-    years = national.index.to_numpy()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
-    fig.suptitle(title)
 
     ax = axes[0, 0]
     _annual_line(ax, years, national, q, "steel_modern_mt", "o-", label="simulated, modern")

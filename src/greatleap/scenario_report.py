@@ -24,7 +24,7 @@ import numpy as np
 
 from greatleap import history
 from greatleap.calibration import demographic_range_m
-from greatleap.compare import FAMINE_YEARS, excess_deaths, history_row, recall_date
+from greatleap.compare import FAMINE_YEARS, TABLE_HEADER, excess_deaths, history_row, history_table_row, recall_date
 from greatleap.core.io import write_text_atomic
 from greatleap.core.results import Results
 from greatleap.ensemble import Job, run_jobs, seeds
@@ -290,9 +290,7 @@ def readme_block(report: Report, command: str) -> str:
         f"registered and Banister's adjusted: {record.cdr_cell()}), and demographers' estimates of excess deaths "
         f"range from {low:g} to {high:g} million (`death_toll_estimates.csv`; docs/model.md, section 8).",
         "",
-        "| scenario | what changes | excess deaths 1959-61 (M) | vs historical | CDR 1960 (‰) | grain 1960 (Mt) "
-        "| procurement / output 1959 | recall |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        *TABLE_HEADER,
     ]
     for s in report.summaries:
         change = "" if s is reference else paired_change(s, reference, excess.key).text(1, signed=True)
@@ -301,9 +299,7 @@ def readme_block(report: Report, command: str) -> str:
             f"| {s.interval('cdr_1960').median:.1f} | {s.interval('grain_output_1960_mt').median:.0f} "
             f"| {s.interval('procurement_ratio_1959').median:.2f} | {s.recall_text()} |"
         )
-    lines.append(
-        f"| history | the record (NBS; Banister 1984) |  |  | {record.cdr_cell()} | {record.grain_cell()} |  |  |"
-    )
+    lines.append(history_table_row("the record (NBS; Banister 1984)"))
     left_out = ", ".join(f"`{name}`" for name in EXCLUDED)
     lines += ["", f"{left_out} is left out: a test of the famine mechanism, not history."]
     return "\n".join(lines) + "\n"
