@@ -60,6 +60,13 @@ def _scale_override(scale: str) -> str:
     raise AssertionError  # unreachable
 
 
+def _sample_scale_override(scale: str) -> str:
+    """`--scale` for commands that run a scenario many times: a sample, never every commune."""
+    if scale.strip() == "full":
+        fail("--scale: 'full' is not allowed here (allowed: sample, or a number of communes per province >= 1)")
+    return _scale_override(scale)
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -316,9 +323,7 @@ def sensitivity(
 
     overrides = list(set_ or [])
     if scale is not None:
-        if scale.strip() == "full":
-            fail("--scale: 'full' is not allowed here (allowed: sample or a number of communes per province >= 1)")
-        overrides.append(_scale_override(scale))
+        overrides.append(_sample_scale_override(scale))
     _require_at_least("--seed", seed, 0)
     keys = None if parameters is None else [key.strip() for key in parameters.split(",") if key.strip()]
     try:
@@ -386,11 +391,9 @@ def calibrate(
     _require_at_least("--trials", trials, 1)
     _require_at_least("--workers", workers, 1)
     _require_at_least("--seed", seed, 0)
-    if scale is not None and scale.strip() == "full":
-        fail("--scale: 'full' is not allowed here (allowed: sample, or a number of communes per province >= 1)")
     overrides = [*(set_ or []), f"run.seed={seed}"]
     if scale is not None:
-        overrides.append(_scale_override(scale))
+        overrides.append(_sample_scale_override(scale))
     try:
         keys = None if parameters is None else [key.strip() for key in parameters.split(",") if key.strip()]
         chosen = tuple(chosen_parameters(keys))

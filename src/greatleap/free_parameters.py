@@ -184,8 +184,3 @@ def refuse_overrides_of(chosen: Sequence[FreeParameter], assignments: Sequence[s
         key = assignment.split("=", 1)[0].strip()
         if key in varied:
             raise ConfigError(f"{key}: set with --set and varied by the analysis (fix it or vary it, not both)")
-
-
-def overrides(values: dict[str, float]) -> list[str]:
-    """The `--set` assignments giving free parameters these values."""
-    return [free_parameter(key).override(value) for key, value in values.items()]
