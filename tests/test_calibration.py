@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -124,8 +125,10 @@ def test_a_tiny_calibration_starts_from_the_scenario_and_never_ends_worse(tmp_pa
     assert len(rows) == 3
     assert float(rows[0]["household_food.access_dispersion"]) == 0.15  # the first trial: the scenario's value
     report = (out / "report.md").read_text()
-    assert f"loss {float(rows[0]['loss']):.5f} at the starting values" in report
-    assert f"{min(float(r['loss']) for r in rows):.5f} fitted" in report
+    # The report prints 5 decimals, the history 6: compare the numbers, not their last digit.
+    start, fitted = map(float, re.search(r"loss ([0-9.]+) at the starting values, ([0-9.]+) fitted", report).groups())
+    assert start == pytest.approx(float(rows[0]["loss"]), abs=1e-5)
+    assert fitted == pytest.approx(min(float(r["loss"]) for r in rows), abs=1e-5)
     assert "## Acceptance criteria" in report and report.count("| `grain_output_mt` |") == len(YEARS)
 
 
@@ -154,17 +157,18 @@ def shipped_criteria(historical_run) -> dict[str, calibration.Criterion]:
     return {c.name.split(" ")[0]: c for c in criteria(calibration.target_values(historical_run))}
 
 
-def test_the_shipped_historical_run_peaks_in_1960_near_banisters_rate_with_excess_deaths_in_range(historical_run):
+def test_the_shipped_historical_run_meets_the_steel_death_rate_and_death_toll_criteria(historical_run):
     """The shipped `historical` at the default scale (the full check: `make check-fit`)."""
     met = shipped_criteria(historical_run)
     assert met["crude"].passed, met["crude"].detail
     assert met["excess"].passed, met["excess"].detail
+    assert met["steel_modern_mt"].passed, met["steel_modern_mt"].detail
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 5 open: grain 1958-62 and steel 1960 and 1962 are outside tolerance (docs/calibration.md)",
+    reason="issue 5 open: grain 1958-60 is 12-22% below the record (docs/model.md, section 8)",
 )
-def test_the_shipped_historical_run_follows_recorded_grain_and_steel(historical_run):
+def test_the_shipped_historical_run_follows_recorded_grain(historical_run):
     met = shipped_criteria(historical_run)
-    assert met["grain_output_mt"].passed and met["steel_modern_mt"].passed
+    assert met["grain_output_mt"].passed

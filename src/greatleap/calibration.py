@@ -5,8 +5,8 @@ year `y` with a recorded value, `e = (simulated - recorded) / recorded`; with `d
 excess deaths 1959-61 outside the demographers' range (0 inside it) and its weight `w_d = 2`, the loss is
 `(sum_s w_s * mean_y(e^2) + w_d * d^2) / (sum_s w_s + w_d)`. Relative errors put grain (Mt), death rates
 (per mille) and the urban population (persons) on one scale; the weights say which series the model must
-get right first (grain and deaths, the famine's cause and toll) and which it should follow (steel, births,
-the cities).
+get right first (grain and deaths, the famine's cause and toll) and which it should follow (the sown area,
+steel, births, the cities).
 
 Optuna's TPE sampler, seeded, proposes `workers` trials at a time (ask/tell), which run on the local process
 pool (`greatleap.ensemble`). The first trial is the declared defaults (the priors' centres), whatever the base
@@ -59,6 +59,7 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("grain_output_mt", "grain_output_official_1980s_vintage", 3.0, "grain output (Mt)"),
+    Target("sown_area_mha", "grain_sown_area", 1.0, "grain sown area (Mha)"),
     Target("cdr", "crude_death_rate_banister_adjusted", 2.0, "crude death rate, true (per mille)"),
     Target("steel_modern_mt", "steel_output_official_usable", 1.0, "steel, modern (Mt)"),
     Target("cbr", "crude_birth_rate_banister_adjusted", 0.5, "crude birth rate, true (per mille)"),

@@ -73,10 +73,31 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     FreeParameter(
         "agriculture.tool_elasticity",
         0.1,
-        0.6,
+        0.4,
         "yield lost with the farm tools melted or broken: production-function estimates for Chinese "
-        "agriculture give capital shares of 0.1-0.3; up to 0.6 allows for the loss of draught animals, which "
-        "the model does not track separately",
+        "agriculture give capital shares of 0.1-0.3; up to 0.4 allows for carts, pumps and waterwheels "
+        "(draught animals are module `livestock`)",
+    ),
+    FreeParameter(
+        "livestock.hunger_loss_max",
+        0.01,
+        0.1,
+        "herds lost a month when people are desperate: at 0.01 the famine years would cost about a tenth of "
+        "the herds, at 0.1 nearly all; the pig stock of 1960 was 43.6% below 1957's (verified)",
+    ),
+    FreeParameter(
+        "livestock.draught_elasticity",
+        0.05,
+        0.4,
+        "land left unploughed for want of animals: the grain sown area stayed 9% below 1957's in 1961-62 "
+        "(national_series.csv); at 0.05 a halved herd would cost 3% of the area, at 0.4 a quarter",
+    ),
+    FreeParameter(
+        "livestock.regrowth",
+        0.01,
+        0.08,
+        "how fast herds come back once people are fed (monthly share of the gap): 0.01 takes about six years "
+        "to halve the gap, 0.08 under a year; cattle calve once a year, sows litter twice",
     ),
     FreeParameter(
         "furnaces.tool_loss",
@@ -110,9 +131,18 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     FreeParameter(
         "procurement.floor_kg_per_capita_year",
         150.0,
-        230.0,
+        210.0,
         "grain per rural person the state left (unhusked): 1957 rural consumption was about 200 kg; cadres "
-        "under pressure left less (150), the state's own 'subsistence' norms said 180-210",
+        "under pressure left less (150), the state's own 'subsistence' norms said 180-210, and no floor "
+        "above the top of those norms was protected in the famine years",
+    ),
+    FreeParameter(
+        "procurement.emergency_floor_breach",
+        0.3,
+        1.0,
+        "how much of the villages' protected food the centre's calls for the cities took: at 0.3 the cities "
+        "would have gone hungry in 1961 (rations of 700 kcal a day in the lean months), which they did not; at "
+        "1.0 only the seed was spared, as in the provinces that kept delivering while their people starved",
     ),
     FreeParameter(
         "industry.rush_elasticity",

@@ -18,6 +18,7 @@ from greatleap.modules.household_food import HouseholdFood
 from greatleap.modules.industry import Industry
 from greatleap.modules.injuries import Injuries
 from greatleap.modules.labour import Labour
+from greatleap.modules.livestock import Livestock
 from greatleap.modules.messhalls import MessHalls
 from greatleap.modules.migration import Migration
 from greatleap.modules.nutrition import Nutrition
@@ -33,6 +34,7 @@ PHASE_PLAN: tuple[tuple, ...] = (
     ("plan: campaign", Campaign, "nation"),
     ("plan: industrial capacity", Industry, "nation"),
     ("labour", Labour),
+    ("livestock", Livestock),
     ("agriculture", Agriculture),
     ("furnaces", Furnaces),
     ("industry", Industry),
@@ -63,6 +65,7 @@ INIT_ORDER: tuple[type[Module], ...] = (
     Demography,
     Labour,
     Agriculture,
+    Livestock,
     Furnaces,
     Industry,
     Injuries,

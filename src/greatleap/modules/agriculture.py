@@ -391,6 +391,7 @@ class Agriculture(Module):
             * communes.productivity
             * weather
             * communes.tools_index.astype(np.float64) ** p.tool_elasticity
+            * self._livestock_factor(shard, "manure_factor")
             * technique
             * grown**p.cultivation_elasticity
         )
@@ -411,7 +412,7 @@ class Agriculture(Module):
         seed_needed = planned * p.seed_kg_per_ha / 1000.0
         with np.errstate(divide="ignore", invalid="ignore"):
             feasible = np.where(seed_needed > 0, np.minimum(1.0, communes.granary_t / seed_needed), 1.0)
-        sown = planned * feasible
+        sown = planned * feasible * self._livestock_factor(shard, "draught_factor")
         seed = seed_needed * feasible
         communes.granary_t[:] -= seed
         adoption = float(ctx.nation.state.campaign_intensity[0])
@@ -425,6 +426,12 @@ class Agriculture(Module):
             communes.sown_autumn_ha[:] = sown
             communes.technique_autumn[:] = technique
         return seed
+
+    @staticmethod
+    def _livestock_factor(shard: ProvinceShard, factor: str) -> np.ndarray | float:
+        """The herds' effect on the fields, as module `livestock` states it (1 without that module)."""
+        communes = shard.communes
+        return communes.column(factor).astype(np.float64) if factor in communes.names else 1.0
 
     def _planning_factor(self, shard: ProvinceShard) -> np.ndarray:
         """1 minus the cut of the sown area that last year's reported surplus persuades the planners to make."""

@@ -138,7 +138,7 @@ class ProcurementParams(ParamSection):
         status="assumption",
     )
     emergency_floor_breach: float = param(
-        0.3,
+        0.6,
         ge=0.0,
         le=1.0,
         description="share of the food the floor protects that the state's emergency calls for the cities may "

@@ -12,9 +12,11 @@ Once a month, after every province has delivered its procurement, the state:
 4. loses `storage_loss_per_year` of its stock;
 5. grants the resales the communes asked for, up to `resale_share_of_stock` of what is left above
    `reserve_floor_mt`;
-6. when what is left cannot pay next month's urban rations in full (`emergency_calls`), calls the
-   shortfall from the provinces' rural granaries, in proportion to what they hold above their seed;
-   procurement delivers it next month, beyond the quotas and the protected floor: the cities were fed first.
+6. when what is left cannot pay the urban rations in full until the next harvest (`emergency_calls`), calls
+   the shortfall from the provinces: in proportion to what their rural granaries hold above the seed when
+   that covers it, else (before a harvest) in proportion to their rural population; procurement delivers
+   it next month as far as it can, beyond the quotas and part of the protected floor
+   (`procurement.emergency_floor_breach`): the cities were fed first.
 
 It also states what it needs from procurement in a year (urban rations, other uses, net exports, and
 its stock back to the target), as an index over 1957's (`requirement_1957_mt`): `procurement` multiplies the
@@ -34,6 +36,7 @@ from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
 from greatleap.core.state import StateSpec
 from greatleap.core.world import Nation, ProvinceShard
+from greatleap.modules.crops import months_to_next_harvest
 
 _TRADE_SOURCE = "national_series.csv grain_{kind} 1957-1962 (Mt, trade grain; status per row)"
 
@@ -195,6 +198,7 @@ class StateGrain(Module):
         StateSpec("urban_persons", "province", "float64", 0.0, "registered urban residents (real persons)"),
         StateSpec("urban_ration_granted_t", "province", "float64", 0.0, "urban grain the state supplies this month"),
         StateSpec("granary_spare_t", "province", "float64", 0.0, "grain in rural granaries above the seed (real)"),
+        StateSpec("rural_residents", "province", "float64", 0.0, "persons living in rural communes (real)"),
         StateSpec("emergency_call_t", "province", "float64", 0.0, "grain the state calls for its cities next month"),
     )
     results = (
@@ -224,6 +228,8 @@ class StateGrain(Module):
         ctx.nation.provinces.urban_persons[shard.index] = float(urban @ shard.commune_weight)
         spare = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0) * ~communes.is_urban
         ctx.nation.provinces.granary_spare_t[shard.index] = float(spare @ shard.commune_weight)
+        rural = (communes.population * ~communes.is_urban).astype(np.float64)
+        ctx.nation.provinces.rural_residents[shard.index] = float(rural @ shard.commune_weight)
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
         p = self.params
@@ -267,12 +273,15 @@ class StateGrain(Module):
             + max(0.0, p.stock_target_mt * 1e6 - stock)
         )
         state.state_needs_index[0] = state.state_requirement_t[0] / (p.requirement_1957_mt * 1e6)
-        # Next month's urban rations in full: what the pool lacks is called from the provinces' granaries,
-        # in proportion to what they hold above their seed.
+        # The urban rations in full until the next harvest: what the pool lacks is called from the provinces.
+        # When their granaries hold enough above the seed, in proportion to that grain; before a harvest,
+        # when they do not, in proportion to their rural population (each delivers what it can, 7.5).
         spare = provinces.granary_spare_t
-        call = max(0.0, float(urban_need.sum()) / (1.0 - cut) - stock) if p.emergency_calls else 0.0
-        call = min(call, float(spare.sum()))
-        provinces.emergency_call_t[:] = spare * (call / float(spare.sum())) if call > 0 else 0.0
+        months = months_to_next_harvest(ctx.month % 12 + 1)  # from next month on
+        call = max(0.0, float(urban_need.sum()) / (1.0 - cut) * months - stock) if p.emergency_calls else 0.0
+        basis = spare if float(spare.sum()) >= call else provinces.rural_residents
+        total = float(basis.sum())
+        provinces.emergency_call_t[:] = basis * (call / total) if call > 0 and total > 0 else 0.0
 
         ctx.record_nation("state_stock_mt", stock / 1e6)
         ctx.record_nation("grain_exports_mt", exports / 1e6)
