@@ -16,7 +16,7 @@ def herds_kept():
 
 def test_hunger_and_neglect_shrink_the_herds_and_fed_people_rebuild_them():
     livestock = module(tiny_engine(), "livestock")
-    p = livestock.params  # onset 0.95, desperate 0.8, loss 0.04, neglect 0.01, regrowth 0.03
+    p = livestock.params  # historical's: onset 0.95, desperate 0.8 (the reserves below sit on these)
     herds = np.array([1.0, 0.5, 0.5, 0.5])
     reserve = np.array([0.7, 1.0, 0.875, 0.7])
     after = livestock.monthly_change(herds, reserve, campaign=0.0)

@@ -17,7 +17,8 @@ lag the end of the famine: the persistence that the record shows in 1961-62 (gra
 in 1961 against 133.6 in 1957, national_series.csv grain_sown_area).
 
 Source for the size of the losses: the pig stock of 1960 was 43.6% below 1957's (national_series.csv,
-grain_output_change_vs_1957, verified); the index is compared with it in the tests and the calibration.
+grain_output_change_vs_1957, verified); the tests compare the index of 1960 with it (the calibration
+does not fit it: the index stands for draught animals too, which fell less).
 The feed the herds eat is not yet taken out of the granary separately (agriculture's `loss_share` holds a
 fixed feed share), so fewer animals do not yet leave more grain for people.
 """
