@@ -77,6 +77,11 @@ class Table:
     def column(self, name: str) -> np.ndarray:
         return self._columns[name][: self.count]
 
+    def column_or(self, name: str, fill: float) -> np.ndarray:
+        """The column `name`, or `fill` in every row when no module in the plan declares it (a module run
+        without the one that owns the column, as in the unit tests)."""
+        return self.column(name) if name in self.names else np.full(self.count, fill)
+
     def touch(self) -> None:
         """Mark derived views stale: called by `add` and `compact`, and by a module that changes a parent
         index (a person's household), so that cached gathers (see `ProvinceShard`) are recomputed."""

@@ -428,10 +428,9 @@ class Agriculture(Module):
         return seed
 
     @staticmethod
-    def _livestock_factor(shard: ProvinceShard, factor: str) -> np.ndarray | float:
+    def _livestock_factor(shard: ProvinceShard, factor: str) -> np.ndarray:
         """The herds' effect on the fields, as module `livestock` states it (1 without that module)."""
-        communes = shard.communes
-        return communes.column(factor).astype(np.float64) if factor in communes.names else 1.0
+        return shard.communes.column_or(factor, 1.0).astype(np.float64)
 
     def _planning_factor(self, shard: ProvinceShard) -> np.ndarray:
         """1 minus the cut of the sown area that last year's reported surplus persuades the planners to make."""

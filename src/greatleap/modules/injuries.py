@@ -125,13 +125,13 @@ class Injuries(Module):
         n = communes.count
         zeros = np.zeros(n)
         granted = shard.labour_granted
-        intensity = communes.work_intensity if "work_intensity" in communes.names else np.ones(n)
-        reserve = communes.mean_reserve if "mean_reserve" in communes.names else np.ones(n)
+        intensity = communes.column_or("work_intensity", 1.0)
+        reserve = communes.column_or("mean_reserve", 1.0)
         fatigue = np.maximum(intensity, 0.0) ** p.hours_exponent * (1.0 + p.hunger_weight * (1.0 - reserve))
         defects = 0.0
         if ctx.nation is not None and "equipment_defect_rate" in ctx.nation.provinces.names:
             defects = float(ctx.nation.provinces.equipment_defect_rate[shard.index])
-        field_days = communes.labour_days_fields if "labour_days_fields" in communes.names else zeros
+        field_days = communes.column_or("labour_days_fields", 0.0)
         campaign_days = sum((np.asarray(granted[s]) for s in CAMPAIGN_SECTORS if s in granted), zeros)
         furnace_days = np.asarray(granted.get(FURNACE_SECTOR, zeros), dtype=np.float64)
         fields = (

@@ -143,7 +143,7 @@ class Livestock(Module):
             assert ctx.nation is not None
             campaign = float(ctx.nation.state.campaign_intensity[0])
             herds = communes.livestock_index.astype(np.float64)
-            reserve = communes.mean_reserve if "mean_reserve" in communes.names else np.ones(communes.count)
+            reserve = communes.column_or("mean_reserve", 1.0)
             herds = np.where(rural, self.monthly_change(herds, reserve, campaign), 1.0)
             communes.livestock_index[:] = herds
             communes.draught_factor[:] = herds**self.params.draught_elasticity
