@@ -28,6 +28,18 @@ def small_scenario(*overrides: str, name: str = "historical") -> Scenario:
     return Scenario.load(name, ["run.scale=1", 'run.end="1958-06"', *overrides])
 
 
+# What one `greatleap run` writes, sorted.
+RUN_FILES = [
+    "annual.parquet",
+    "grain.png",
+    "industry.png",
+    "manifest.json",
+    "monthly.parquet",
+    "national.png",
+    "starvation_by_age.png",
+]
+
+
 def run(scenario: Scenario, check: bool = True) -> Results:
     return Sim(scenario, check=check).run()
 

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from greatleap.cli import app
 from greatleap.output import DATA_FILES
+from tests.conftest import RUN_FILES
 
 runner = CliRunner()
 SMALL = ["--scale", "1", "--set", 'run.end="1957-06"']
@@ -17,15 +18,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", *SMALL, "--seed", "3", "--out", str(out), "--profile"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [
-        "annual.parquet",
-        "grain.png",
-        "industry.png",
-        "manifest.json",
-        "monthly.parquet",
-        "national.png",
-        "starvation_by_age.png",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES
     monthly = pq.read_table(out / "monthly.parquet")
     annual = pq.read_table(out / "annual.parquet")
     assert monthly.column_names == ["date", "province", "variable", "value"]

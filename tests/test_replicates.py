@@ -13,19 +13,11 @@ from typer.testing import CliRunner
 from greatleap.cli import app
 from greatleap.replicates import Replicates, ReplicateValues
 from greatleap.report import NationalQuantiles, grain_figure_png, industry_figure_png, national_figure_png
+from tests.conftest import RUN_FILES
 
 runner = CliRunner()
 SHORT = ["--scale", "1", "--set", 'run.end="1959-12"']  # reaches the famine: excess deaths of 1959
 TINY = ["--scale", "1", "--set", 'run.end="1957-06"']
-SINGLE_FILES = [
-    "annual.parquet",
-    "grain.png",
-    "industry.png",
-    "manifest.json",
-    "monthly.parquet",
-    "national.png",
-    "starvation_by_age.png",
-]
 TIMING = ("created", "wall_seconds", "peak_memory_bytes", "peak_memory_bytes_per_person", "phase_seconds")
 
 
@@ -57,7 +49,7 @@ def national(frame: pd.DataFrame) -> pd.DataFrame:
 def test_the_first_seed_is_written_as_a_single_run_plus_the_replicates(three, single):
     out, _ = three
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*SINGLE_FILES, "replicates.parquet", "annual_quantiles.parquet"]
+        [*RUN_FILES, "replicates.parquet", "annual_quantiles.parquet"]
     )
     for name in ("monthly.parquet", "annual.parquet"):  # the first seed's run, byte for byte
         assert (out / name).read_bytes() == (single / name).read_bytes(), name
@@ -133,8 +125,8 @@ def test_one_replicate_is_todays_single_run(tmp_path):
     plain, one = tmp_path / "plain", tmp_path / "one"
     invoke(*TINY, "--out", str(plain))
     invoke(*TINY, "--replicates", "1", "--out", str(one))
-    assert sorted(p.name for p in one.iterdir()) == SINGLE_FILES
-    for name in SINGLE_FILES:
+    assert sorted(p.name for p in one.iterdir()) == RUN_FILES
+    for name in RUN_FILES:
         if name != "manifest.json":
             assert (one / name).read_bytes() == (plain / name).read_bytes(), name
     manifests = [json.loads((d / "manifest.json").read_text()) for d in (plain, one)]
