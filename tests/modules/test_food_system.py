@@ -6,7 +6,7 @@ import pytest
 from greatleap.compare import excess_deaths
 from greatleap.scenario import Scenario
 from tests.conftest import run
-from tests.modules.helpers import tiny_engine
+from tests.modules.helpers import module, tiny_engine
 
 # Migrants carry grain between provinces: what arrives equals what left only in expectation (a simulated
 # migrant stands for different numbers of real persons where they leave and where they arrive).
@@ -42,7 +42,7 @@ def test_grain_accounts_catch_grain_that_appears_from_nowhere():
     engine.shards[0].communes.harvest_t[:] += 5.0  # a harvest no granary received
     engine.ctx.t = engine.t - 1
     with pytest.raises(AssertionError, match="does not balance"):
-        next(m for m in engine.modules() if m.name == "grain_accounts").check(engine.shards[0], engine.ctx)
+        module(engine, "grain_accounts").check(engine.shards[0], engine.ctx)
 
 
 def test_the_historical_run_shows_the_famines_shape(historical_run):
@@ -72,7 +72,7 @@ def test_state_feeds_the_cities_first():
     """A pool short of grain pays the urban rations before exports, other uses and resales."""
     engine = tiny_engine("state_grain.imports_by_year.1957=0")
     nation = engine.nation
-    state_grain = next(m for m in engine.modules() if m.name == "state_grain")
+    state_grain = module(engine, "state_grain")
     nation.state.state_stock_t[0] = 0.0
     nation.provinces.urban_persons[:] = 0.0
     nation.provinces.urban_persons[0] = 1_000_000.0  # needing 19,200 t of grain a month, less the cut
@@ -91,7 +91,7 @@ def test_the_state_calls_the_cities_rations_until_the_next_harvest():
     called; with little grain in the granaries before the harvest, the call is shared by rural population."""
     engine = tiny_engine()
     nation = engine.nation
-    state_grain = next(m for m in engine.modules() if m.name == "state_grain")
+    state_grain = module(engine, "state_grain")
     p = state_grain.params
     nation.state.state_stock_t[0] = 0.0
     nation.provinces.urban_persons[:] = 1_000_000.0
