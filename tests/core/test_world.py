@@ -118,6 +118,40 @@ def test_resettled_persons_arrive_as_copies_in_proportion_to_the_commune_weights
     assert real_after == pytest.approx(real_before, rel=0.002)
 
 
+def test_a_resettled_family_arrives_whole_in_one_household_per_copy():
+    """Families of movers share a destination and a host household; each copy of a family holds all of
+    its members."""
+    shard = build_province(province("HE"), WorldParams(), "sample", seed=3)
+    communes, persons = shard.communes, shard.persons
+    urban = int(np.flatnonzero(communes.is_urban)[0])
+    commune = shard.person_commune()
+    movers = np.flatnonzero(~communes.is_urban[commune])[:3_000]
+    family = np.arange(movers.size) // 3  # families of three
+    n_families = int(family[-1]) + 1
+    origin_weight = communes.weight[commune[movers[::3]]]
+    count = persons.count
+    arrived, received = shard.resettle(
+        np.random.default_rng(1),
+        movers,
+        np.full(n_families, urban),
+        origin_weight,
+        {},
+        family=family,
+    )
+    assert (shard.person_commune()[arrived] == urban).all()
+    ratio = origin_weight.mean() / communes.weight[urban]
+    assert ratio > 1.5
+    assert arrived.size == pytest.approx(movers.size * ratio, rel=0.03)
+    assert arrived.size % 3 == 0  # whole families only
+    # Each family's first copy moved in place: its three members share one household.
+    in_place = movers[persons.alive[movers]]
+    host = persons.household[in_place].reshape(-1, 3)
+    assert (host == host[:, :1]).all()
+    # The appended copies come family by family, each family's three rows in one household.
+    copies = persons.household[count:].reshape(-1, 3)
+    assert (copies == copies[:, :1]).all()
+
+
 def test_destinations_follow_the_weights_and_never_the_origin():
     from greatleap.core.world import draw_destinations
 

@@ -269,43 +269,62 @@ class ProvinceShard:
         destination: np.ndarray,
         origin_weight: np.ndarray,
         shares: dict[str, np.ndarray],
+        family: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Move the person rows `movers` into random households of the communes `destination` (one per
-        mover), each bringing `shares` (from `take_shares`, or from another province) into the household.
+        """Move the person rows `movers` into random households of the communes `destination`, each bringing
+        `shares` (from `take_shares`, or from another province) into the household.
 
-        A simulated person stands for `weight` real persons of their commune; a mover who stood for
-        `origin_weight` real persons arrives as origin_weight / weight(destination) simulated persons:
-        the whole part as copies, the fraction by a draw (a mover from a heavily sampled commune to a
-        lightly sampled one becomes several rows; one the other way may leave no row), each copy with the
-        mover's shares. Real persons and what they carry are conserved in expectation. Rows that leave no
-        one behind are marked not alive (they are not deaths: the population stocks move with arrivals
-        and departures). Returns the arriving rows (moved in place and copies) and, by carried column,
-        the amounts received per commune.
+        Movers travel in families: `family` numbers them 0..F-1 (None: each mover alone), and
+        `destination` and `origin_weight` are given per family. A family goes into one household together.
+        A simulated person stands for `weight` real persons of their commune; a family that stood for
+        `origin_weight` real families arrives as origin_weight / weight(destination) simulated families:
+        the whole part as copies, the fraction by a draw (a family from a heavily sampled commune to a
+        lightly sampled one becomes several; one the other way may leave no row), each member's copy with
+        the member's shares. Real persons and what they carry are conserved in expectation. Rows that leave
+        no one behind are marked not alive (they are not deaths: the population stocks move with arrivals
+        and departures). Returns the arriving rows (moved in place and copies) and, by carried column, the
+        amounts received per commune.
         """
         persons, households, communes = self.persons, self.households, self.communes
         received = {name: np.zeros(communes.count) for name in shares}
         if movers.size == 0:
             return np.zeros(0, dtype=np.int64), received
+        if family is None:
+            family = np.arange(movers.size)
+        n_families = destination.size
         ratio = origin_weight / communes.weight[destination]
-        copies = np.floor(ratio).astype(np.int64) + (rng.random(movers.size) < ratio - np.floor(ratio))
+        copies = np.floor(ratio).astype(np.int64) + (rng.random(n_families) < ratio - np.floor(ratio))
         per_commune = np.bincount(households.commune, minlength=communes.count)
         first = np.cumsum(per_commune) - per_commune  # households are stored commune by commune
-        repeated = np.repeat(np.arange(movers.size), copies)
-        offset = (rng.random(repeated.size) * per_commune[destination[repeated]]).astype(np.int64)
-        household = first[destination[repeated]] + np.minimum(offset, per_commune[destination[repeated]] - 1)
-        # The first row of each arriving mover moves in place; further copies are appended.
-        is_first = np.r_[True, repeated[1:] != repeated[:-1]] if repeated.size else np.zeros(0, bool)
-        persons.household[movers[repeated[is_first]]] = household[is_first].astype(np.int32)
-        persons.alive[movers[copies == 0]] = False
-        new = persons.add_copies(movers[repeated[~is_first]])
+        # One host household per copy of each family.
+        copy_family = np.repeat(np.arange(n_families), copies)
+        offset = (rng.random(copy_family.size) * per_commune[destination[copy_family]]).astype(np.int64)
+        host = first[destination[copy_family]] + np.minimum(offset, per_commune[destination[copy_family]] - 1)
+        first_copy = np.r_[True, copy_family[1:] != copy_family[:-1]] if copy_family.size else np.zeros(0, bool)
+        # Every member of a family goes with each copy of it: (copy, member) pairs, copy by copy.
+        order = np.argsort(family, kind="stable")
+        size = np.bincount(family, minlength=n_families)
+        start = np.cumsum(size) - size
+        pair_copy = np.repeat(np.arange(copy_family.size), size[copy_family])
+        within = np.arange(pair_copy.size) - np.repeat(
+            np.cumsum(size[copy_family]) - size[copy_family], size[copy_family]
+        )
+        member = order[start[copy_family[pair_copy]] + within]  # index into movers
+        household = host[pair_copy]
+        # The first copy of each arriving mover moves in place; further copies are appended.
+        is_first = first_copy[pair_copy]
+        persons.household[movers[member[is_first]]] = household[is_first].astype(np.int32)
+        persons.alive[movers[copies[family] == 0]] = False
+        new = persons.add_copies(movers[member[~is_first]])
         persons.household[new] = household[~is_first].astype(np.int32)
+        arrived_at = destination[copy_family[pair_copy]]
         for name, share in shares.items():
             column = households.column(name)
-            np.add.at(column, household, share[repeated].astype(column.dtype))
-            received[name] = np.bincount(destination[repeated], weights=share[repeated], minlength=communes.count)
+            np.add.at(column, household, share[member].astype(column.dtype))
+            received[name] = np.bincount(arrived_at, weights=share[member], minlength=communes.count)
         persons.touch()  # communes changed: cached gathers are stale
         self.forget_members()
-        arrived = np.r_[movers[repeated[is_first]], np.arange(new.start, new.stop)]
+        arrived = np.r_[movers[member[is_first]], np.arange(new.start, new.stop)]
         return arrived.astype(np.int64), received
 
     def person_class(self, t: int) -> np.ndarray:

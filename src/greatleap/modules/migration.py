@@ -86,6 +86,14 @@ class MigrationParams(ParamSection):
     flight_age_min: int = param(
         15, ge=10, le=30, unit="years", description="youngest who flee alone", source="assumption"
     )
+    family_share: float = param(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="share of those who get away who take their whole household along (the others go alone)",
+        source="assumption: accounts of the famine describe families fleeing and begging together; no share is sourced",
+        status="assumption",
+    )
     flight_age_max: int = param(
         49, ge=30, le=80, unit="years", description="oldest who flee alone", source="assumption"
     )
@@ -185,20 +193,37 @@ class Migration(Module):
         trying = sampled[eligible & (rng.random(sampled.size) < relative)]
         if trying.size:
             attempts_per_commune = np.bincount(commune[trying], minlength=n_communes).astype(np.float64)
-            movers = trying[rng.random(trying.size) < self.success()]
-            leaving = rng.random(movers.size) < (p.cross_province_share if ctx.nation is not None else 0.0)
+            successful = trying[rng.random(trying.size) < self.success()]
+            movers, family = self._families(shard, successful, rng.random(successful.size) < p.family_share)
+            n_families = int(family.max()) + 1 if family.size else 0
+            head = np.zeros(n_families, dtype=np.int64)
+            head[family] = movers  # a member of each family (all live in the same commune)
+            leaving_family = rng.random(n_families) < (p.cross_province_share if ctx.nation is not None else 0.0)
+            leaving = leaving_family[family]
             departures = np.bincount(commune[movers], minlength=n_communes).astype(np.float64)
             shares = shard.take_shares(movers)
             self._carried(communes.flow_carried_out_t, commune[movers], shares)
             if leaving.any():
-                self._post(shard, ctx, movers[leaving], commune, {k: v[leaving] for k, v in shares.items()})
+                self._post(
+                    shard,
+                    ctx,
+                    movers[leaving],
+                    _renumber(family[leaving]),
+                    commune,
+                    {k: v[leaving] for k, v in shares.items()},
+                )
             staying = ~leaving
             if staying.any():
                 rng = ctx.rng("destination")
-                destination = draw_destinations(rng, pull, commune[movers[staying]])
-                origin_weight = communes.weight[commune[movers[staying]]]
+                staying_head = head[~leaving_family]
+                destination = draw_destinations(rng, pull, commune[staying_head])
                 arrived, received = shard.resettle(
-                    rng, movers[staying], destination, origin_weight, {k: v[staying] for k, v in shares.items()}
+                    rng,
+                    movers[staying],
+                    destination,
+                    communes.weight[commune[staying_head]],
+                    {k: v[staying] for k, v in shares.items()},
+                    family=_renumber(family[staying]),
                 )
                 persons.unregistered[arrived] = True
                 self._received(communes, received)
@@ -212,6 +237,28 @@ class Migration(Module):
             ctx.nation.provinces.migration_pull[shard.index] = float(pull.sum())
         else:  # a shard on its own (unit tests): nothing arrives from elsewhere
             self.arrive(shard, ctx)
+
+    @staticmethod
+    def _families(
+        shard: ProvinceShard, successful: np.ndarray, with_family: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The persons who leave and the family (0..F-1) each travels with: those in `successful` marked
+        `with_family` take along every living member of their household who shares their registration
+        status (a registered person their registered household; a migrant the migrants who came with them,
+        not the family that took them in); the others go alone. Rows sorted."""
+        persons = shard.persons
+        if not with_family.any():
+            return successful, np.arange(successful.size)
+        # A family is a household and a registration status: key = household * 2 + unregistered.
+        key_of = lambda rows: persons.household[rows].astype(np.int64) * 2 + persons.unregistered[rows]  # noqa: E731
+        going = np.zeros(2 * shard.households.count, dtype=bool)
+        going[key_of(successful[with_family])] = True
+        everyone = np.flatnonzero(persons.alive)
+        members = everyone[going[key_of(everyone)]]
+        alone = successful[~going[key_of(successful)]]
+        movers = np.union1d(members, alone)
+        key = key_of(movers)
+        return movers, _renumber(np.where(going[key], key, going.size + movers))
 
     @staticmethod
     def _carried(flow: np.ndarray, origin: np.ndarray, shares: dict[str, np.ndarray]) -> None:
@@ -229,6 +276,7 @@ class Migration(Module):
         shard: ProvinceShard,
         ctx: StepContext,
         leavers: np.ndarray,
+        family: np.ndarray,
         commune: np.ndarray,
         shares: dict[str, np.ndarray],
     ) -> None:
@@ -239,6 +287,7 @@ class Migration(Module):
         rows = {name: persons.column(name)[leavers].copy() for name in persons.names}
         rows.update({f"carried:{name}": share for name, share in shares.items()})
         rows["origin_weight"] = shard.communes.weight[commune[leavers]].astype(np.float64)
+        rows["family"] = family
         ctx.nation.outbox[shard.code] = rows
         persons.alive[leavers] = False  # not a death: the person lives on in another province
         shard.forget_members()
@@ -250,7 +299,9 @@ class Migration(Module):
         for code in sorted(nation.outbox):
             rows = nation.outbox[code]
             origin = nation.row(code)
-            destination = draw_destinations(rng, pull, np.full(rows["origin_weight"].size, origin))
+            family = rows["family"]
+            n_families = int(family.max()) + 1 if family.size else 0
+            destination = draw_destinations(rng, pull, np.full(n_families, origin))[family]
             for row in np.unique(destination):
                 chosen = destination == row
                 nation.inbox.setdefault(nation.codes[row], []).append({k: v[chosen] for k, v in rows.items()})
@@ -263,16 +314,22 @@ class Migration(Module):
         communes, persons = shard.communes, shard.persons
         interprovincial = np.zeros(communes.count)
         if parcels and ctx.nation is not None:
+            # Family numbers are the origin's: make them distinct across parcels, then 0..F-1.
+            offsets = np.cumsum([0] + [int(parcel["family"].max()) + 1 for parcel in parcels[:-1]])
+            for parcel, offset in zip(parcels, offsets, strict=True):
+                parcel["family"] = parcel["family"] + offset
             rows = {k: np.concatenate([parcel[k] for parcel in parcels]) for k in parcels[0]}
-            origin_weight = rows.pop("origin_weight")
+            family = _renumber(rows.pop("family"))
+            origin_weight = np.zeros(int(family.max()) + 1)
+            origin_weight[family] = rows.pop("origin_weight")
             shares = {key.split(":", 1)[1]: rows.pop(key) for key in list(rows) if key.startswith("carried:")}
             rows.pop("household")  # an index into the origin's tables: meaningless here
             new = persons.add_rows(rows)
             persons.household[new] = 0  # until resettled (a row that leaves no copy keeps a valid index)
             movers = np.arange(new.start, new.stop)
             rng = ctx.rng("arrival")
-            destination = draw_destinations(rng, self.pull(shard), np.full(movers.size, -1))
-            arrived, received = shard.resettle(rng, movers, destination, origin_weight, shares)
+            destination = draw_destinations(rng, self.pull(shard), np.full(origin_weight.size, -1))
+            arrived, received = shard.resettle(rng, movers, destination, origin_weight, shares, family=family)
             persons.unregistered[arrived] = True
             self._received(communes, received)
             interprovincial = np.bincount(shard.person_commune()[arrived], minlength=communes.count).astype(float)
@@ -289,3 +346,11 @@ class Migration(Module):
         ctx.record("unregistered_persons", communes.unregistered_persons)
         ctx.record("grain_carried_out_mt", communes.flow_carried_out_t / 1e6)
         ctx.record("grain_carried_in_mt", communes.flow_carried_in_t / 1e6)
+
+
+def _renumber(key: np.ndarray) -> np.ndarray:
+    """Consecutive numbers 0..K-1 for the distinct values of `key`, in order of first appearance."""
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inverse]
