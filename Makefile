@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?= -n 2
+# The browser tests drive Debian's chromium (never `playwright install`: it downloads a browser, which fails
+# in a closed network); `make test` installs it when it is missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint clean calibrate check-fit
+.PHONY: run test bench lint clean calibrate check-fit dashboard
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +29,16 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 run: $(RUN_STAMP)
 	$(VENV)/bin/greatleap run
 
-test: $(TEST_STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(TEST_STAMP) $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The policy lab in the browser, at http://127.0.0.1:8501.
+dashboard: $(TEST_STAMP)
+	$(VENV)/bin/greatleap dashboard
 
 bench: $(RUN_STAMP)
 	$(PY) benchmarks/bench_scale.py

@@ -1,4 +1,4 @@
-"""The `greatleap` command line: run, validate, scenarios.
+"""The `greatleap` command line: run, compare, calibrate, sensitivity, validate, scenarios, dashboard.
 
 Bad input (an unknown key, a wrong type, an out-of-range value, a missing file) prints one line naming
 the key and what is allowed, and exits with code 2; nothing is written.
@@ -461,6 +461,31 @@ def scenarios() -> None:
     for name in builtin_names():
         table.add_row(name, Scenario.load(name).description)
     console.print(table)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="port to serve the page on")] = 8501,
+    host: Annotated[str, typer.Option(help="address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
+) -> None:
+    """Start the policy lab in the browser (Streamlit) at http://HOST:PORT; stop it with Ctrl-C."""
+    import importlib.util
+    import subprocess
+
+    if not 1 <= port <= 65535:
+        fail(f"--port: {port} is out of range (allowed: an integer from 1 to 65535)")
+    if not host.strip() or any(c.isspace() for c in host):
+        fail(f"--host: {host!r} is not allowed (allowed: an address or host name, e.g. 127.0.0.1)")
+    if importlib.util.find_spec("streamlit") is None:
+        fail("dashboard: Streamlit is not installed (allowed: install the extra, pip install 'greatleap[dashboard]')")
+    app_path = Path(__file__).parent / "dashboard" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.address", host, "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    console.print(f"the policy lab: http://{host}:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(command))
 
 
 def main() -> None:  # pragma: no cover - the console entry point

@@ -130,7 +130,7 @@ def test_a_resettled_family_arrives_whole_in_one_household_per_copy():
     n_families = int(family[-1]) + 1
     origin_weight = communes.weight[commune[movers[::3]]]
     count = persons.count
-    arrived, received = shard.resettle(
+    arrived, _ = shard.resettle(
         np.random.default_rng(1),
         movers,
         np.full(n_families, urban),

@@ -23,8 +23,10 @@ deep ploughing also claims labour in the winter. Post-harvest losses and feed le
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
@@ -155,6 +157,11 @@ class AgricultureParams(ParamSection):
         "43.1% (1961) as 1 - 0.25 x (share - 1957 share), 0.25 being an assumed mean loss on affected land "
         "(affected = at least 10% loss); 1958, for which no figure was found, an assumed favourable year",
         status="derived",
+    )
+    weather: Literal["historical", "normal"] = Field(
+        "historical",
+        description="the nation's weather: as recorded (`weather_by_year`) or normal (1957's) every year",
+        json_schema_extra={"source": "lever: 'historical' = history", "unit": ""},
     )
     weather_dispersion: float = param(
         0.06,
@@ -322,7 +329,7 @@ class Agriculture(Module):
         p = self.params
         shock = ctx.rng("weather").standard_normal()
         sd = p.weather_dispersion
-        national = by_year(p.weather_by_year, ctx.year)
+        national = by_year(p.weather_by_year, ctx.year) if p.weather == "historical" else 1.0
         assert ctx.nation is not None
         ctx.nation.provinces.weather[shard.index] = national * float(np.exp(sd * shock - sd * sd / 2.0))
 

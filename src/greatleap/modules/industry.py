@@ -55,6 +55,13 @@ class IndustryParams(ParamSection):
         "assumptions (the 1959 target was cut from ~30 to 18 Mt at Lushan; retrenchment from 1961)",
         status="partly_verified",
     )
+    steel_target_scale: float = param(
+        1.0,
+        ge=0.25,
+        le=3.0,
+        description="the plan's ambition: every target from 1958 on times this (1 = the historical targets)",
+        source="lever",
+    )
     capacity_growth_by_year: dict[int, float] = param(
         {1957: 0.0, 1958: 0.35, 1959: 0.35, 1960: 0.3, 1961: -0.25, 1962: -0.15},
         description="yearly growth of modern steel capacity (investment, then retrenchment)",
@@ -267,7 +274,8 @@ class Industry(Module):
         capacity = provinces.steel_capacity_t[row] / 12.0  # a month's
         national_capacity = float(provinces.steel_capacity_t.sum()) / 12.0
         # The province's quota: the national target split in proportion to capacity.
-        target = by_year(p.steel_target_by_year, ctx.year) * 1e6 / 12.0 * (capacity / national_capacity)
+        ambition = p.steel_target_scale if ctx.year >= 1958 else 1.0
+        target = by_year(p.steel_target_by_year, ctx.year) * ambition * 1e6 / 12.0 * (capacity / national_capacity)
         pressure = max(0.0, target / capacity - 1.0) if capacity > 0 else 0.0
         effort = p.incentive_effort if p.incentives else 1.0
         growth = float(provinces.capacity_index[row]) - 1.0

@@ -1,0 +1,1 @@
+"""The policy lab in the browser (Streamlit): levers from the parameter schema, runs beside the record."""
