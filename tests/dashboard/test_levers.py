@@ -63,3 +63,31 @@ def test_only_moved_levers_become_overrides_and_every_one_validates(all_levers):
     assert scenario.section("furnaces").enabled is False
     assert scenario.section("migration").passports == "free"
     assert scenario.section("industry").steel_target_scale == 2.5
+
+
+@pytest.fixture(scope="module")
+def small_lever_runs():
+    """Eighteen months at one commune per province: history and the three scalar levers moved."""
+    from tests.conftest import run, small_scenario
+
+    settings = {
+        "history": (),
+        "ambition": ("industry.steel_target_scale=2.0",),
+        "no_exports": ("state_grain.exports_scale=0.0",),
+        "double_exports": ("state_grain.exports_scale=2.0",),
+        "normal_weather": ('agriculture.weather="normal"',),
+    }
+    return {name: run(small_scenario(*overrides), check=False) for name, overrides in settings.items()}
+
+
+def test_the_scalar_levers_act_on_the_model(small_lever_runs):
+    value = {name: results.value for name, results in small_lever_runs.items()}
+    # Twice the plan's ambition: the enterprises rush (more modern steel in 1958).
+    assert value["ambition"]("steel_modern_mt", 1958) > 1.05 * value["history"]("steel_modern_mt", 1958)
+    # Exports follow the scale exactly while the stock allows (1957: 2.09 Mt of trade grain, unhusked / 0.85).
+    assert value["no_exports"]("grain_exports_mt", 1957) == 0.0
+    assert value["history"]("grain_exports_mt", 1957) == pytest.approx(2.09 / 0.85, rel=1e-6)
+    assert value["double_exports"]("grain_exports_mt", 1957) == pytest.approx(2 * 2.09 / 0.85, rel=1e-6)
+    # Normal weather in 1958 (the record's 1.04 was a good year): a smaller summer harvest.
+    assert value["normal_weather"]("grain_output_mt", 1958) < value["history"]("grain_output_mt", 1958)
+    assert value["normal_weather"]("grain_output_mt", 1957) == value["history"]("grain_output_mt", 1957)
