@@ -125,3 +125,17 @@ def test_compare_refuses_an_unknown_scenario_before_running_anything():
     result = runner.invoke(app, ["compare", "historical", "utopia"])
     assert result.exit_code == 2
     assert result.output.startswith("error: scenario: 'utopia' is neither a built-in scenario")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--port", "0"], "error: --port: 0 is out of range (allowed: an integer from 1 to 65535)"),
+        (["--port", "70000"], "error: --port: 70000 is out of range (allowed: an integer from 1 to 65535)"),
+        (["--host", " "], "error: --host: ' ' is not allowed (allowed: an address or host name, e.g. 127.0.0.1)"),
+    ],
+)
+def test_dashboard_refuses_a_bad_port_or_host_in_one_line(arguments, message):
+    result = runner.invoke(app, ["dashboard", *arguments])
+    assert result.exit_code == 2
+    assert result.output.strip() == message
