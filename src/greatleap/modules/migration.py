@@ -256,8 +256,11 @@ class Migration(Module):
         key_of = lambda rows: persons.household[rows].astype(np.int64) * 2 + persons.unregistered[rows]  # noqa: E731
         going = np.zeros(2 * shard.households.count, dtype=bool)
         going[key_of(successful[with_family])] = True
-        everyone = np.flatnonzero(persons.alive)
-        members = everyone[going[key_of(everyone)]]
+        # Only rows of the households that go are looked at further (one boolean gather over everyone).
+        household_goes = np.zeros(shard.households.count, dtype=bool)
+        household_goes[persons.household[successful[with_family]]] = True
+        candidates = np.flatnonzero(household_goes[persons.household] & persons.alive)
+        members = candidates[going[key_of(candidates)]]
         alone = successful[~going[key_of(successful)]]
         movers = np.union1d(members, alone)
         key = key_of(movers)
