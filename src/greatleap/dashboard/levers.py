@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from greatleap.core.params import MONTH, field_bounds
-from greatleap.scenario import Scenario, ScenarioSchema
+from greatleap.scenario import Scenario, ScenarioSchema, toml_value
 
 Kind = Literal["toggle", "choice", "slider", "integer", "month"]
 
@@ -34,13 +34,7 @@ class Lever:
 
     def override(self, value: Any) -> str:
         """The `section.key=value` assignment for `value` (TOML syntax, as on the command line)."""
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = f'"{value}"'
-        else:
-            text = repr(value)
-        return f"{self.key}={text}"
+        return f"{self.key}={toml_value(value)}"
 
 
 # (key, plain-language label, group); the order is the page's.

@@ -191,9 +191,9 @@ def comparison_table(runs: dict[str, Results]) -> pd.DataFrame:
 def comparison_figure(runs: dict[str, Results]) -> go.Figure:
     """Death rate and grain output of the saved runs, side by side, with the record."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=["Crude death rate (per mille)", "Grain output (Mt)"])
+    annuals = {name: results.annual_national() for name, results in runs.items()}
     for col, (variable, recorded) in enumerate((("cdr", HISTORY_CDR_ADJUSTED), ("grain_output_mt", HISTORY_GRAIN)), 1):
-        for name, results in runs.items():
-            annual = results.annual_national()
+        for name, annual in annuals.items():
             figure.add_trace(
                 go.Scatter(
                     x=list(annual.index),

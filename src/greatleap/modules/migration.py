@@ -257,8 +257,7 @@ class Migration(Module):
         going = np.zeros(2 * shard.households.count, dtype=bool)
         going[key_of(successful[with_family])] = True
         # Only rows of the households that go are looked at further (one boolean gather over everyone).
-        household_goes = np.zeros(shard.households.count, dtype=bool)
-        household_goes[persons.household[successful[with_family]]] = True
+        household_goes = going.reshape(-1, 2).any(axis=1)
         candidates = np.flatnonzero(household_goes[persons.household] & persons.alive)
         members = candidates[going[key_of(candidates)]]
         alone = successful[~going[key_of(successful)]]

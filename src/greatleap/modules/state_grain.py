@@ -259,7 +259,8 @@ class StateGrain(Module):
         standard = total_need / (1.0 - cut) if cut < 1.0 else 0.0
         state.urban_supply_ratio[0] = paid / standard if standard > 0 else 1.0
         stock -= paid
-        exports = min(by_year(p.exports_by_year, ctx.year) * p.exports_scale * p.trade_to_unhusked * 1e6 / 12.0, stock)
+        exports_year = by_year(p.exports_by_year, ctx.year) * p.exports_scale  # Mt trade grain
+        exports = min(exports_year * p.trade_to_unhusked * 1e6 / 12.0, stock)
         stock -= exports
         other = min(p.other_uses_mt_per_year * 1e6 / 12.0, stock)
         stock -= other
@@ -272,7 +273,7 @@ class StateGrain(Module):
         provinces.resale_granted_t[:] = asked * (granted / asked_total if asked_total > 0 else 0.0)
         stock -= granted
         state.state_stock_t[0] = stock
-        year = by_year(p.exports_by_year, ctx.year) * p.exports_scale - by_year(p.imports_by_year, ctx.year)
+        year = exports_year - by_year(p.imports_by_year, ctx.year)
         state.state_requirement_t[0] = (
             float(provinces.urban_persons.sum()) * p.urban_ration_kg_per_month * 12.0 / 1000.0
             + p.other_uses_mt_per_year * 1e6
