@@ -42,9 +42,10 @@ def peak_memory_bytes() -> int:
 class Sim:
     """Build and run one scenario."""
 
-    def __init__(self, scenario: Scenario, check: bool = False) -> None:
+    def __init__(self, scenario: Scenario, check: bool = False, threads: int = 1) -> None:
         self.scenario = scenario
         self.check = check
+        self.threads = threads
         run = scenario.run
         self.calendar = Calendar.parse(run.start, run.end)
         self.engine: Engine | None = None
@@ -55,7 +56,9 @@ class Sim:
         shards = build_world(self.scenario.world, run.scale, run.seed)
         sections = {cls.name: self.scenario.section(cls.name) for cls in module_classes()}
         phases, modules = build_phases(sections)
-        self.engine = Engine(phases, self.calendar, shards, check=self.check, seed=run.seed, modules=modules)
+        self.engine = Engine(
+            phases, self.calendar, shards, check=self.check, seed=run.seed, modules=modules, threads=self.threads
+        )
         return self.engine
 
     def run(self, on_month: Callable[[int], None] | None = None) -> Results:

@@ -7,13 +7,17 @@ level, and reads and writes only the nation's tables (one row per province, one 
 province phases fill with their aggregates: that is the only way provinces meet. Phases run phase-major
 (every province through a phase before the next phase), provinces in code order; since a province's draws
 come from its own streams, its results are recorded separately and the state sees only per-province rows,
-the order or grouping of provinces never changes a result.
+the order or grouping of provinces never changes a result. That is also what lets a province phase run
+the provinces on several threads (`threads`): each province has its own step context, and the compiled
+kernels and numpy's array operations release the interpreter lock, so two cores share the work and the
+results are the same bytes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +55,7 @@ class Engine:
         check: bool = False,
         seed: int | None = None,
         modules: Sequence[Module] | None = None,
+        threads: int = 1,
     ) -> None:
         self.phases = list(phases)
         self._modules = list(modules) if modules is not None else self._first_phase_order(self.phases)
@@ -70,8 +75,19 @@ class Engine:
         self.timings.update({name: 0.0 for name in ENGINE_PHASES})
         self.ctx = StepContext(calendar, self.recorder)
         self.t = 0
+        self.threads = max(1, int(threads))
+        self._pool: ThreadPoolExecutor | None = None
         self._declare_states()
         self._init_modules()
+        # One step context per province (a province phase may run provinces on several threads), and the
+        # provinces largest first, so that the threads finish a phase together.
+        self._province_ctx = {shard.code: self._context_of(shard) for shard in self.shards}
+        self._by_size = sorted(self.shards, key=lambda s: (-s.persons.count, s.code))
+
+    def _context_of(self, shard: ProvinceShard) -> StepContext:
+        ctx = StepContext(self.calendar, self.recorder)
+        ctx.shard, ctx.nation = shard, self.nation
+        return ctx
 
     @staticmethod
     def result_specs(phases: Sequence[Phase]) -> dict[str, tuple[str, ResultSpec]]:
@@ -139,9 +155,7 @@ class Engine:
                 ctx.shard = None
                 run_phase(self.nation, ctx)
             else:
-                for shard in self.shards:
-                    ctx.shard = shard
-                    run_phase(shard, ctx)
+                self._each_province(phase.module, run_phase)
             self.timings[phase.name] += time.perf_counter() - started
         started = time.perf_counter()
         if self.check:
@@ -158,10 +172,32 @@ class Engine:
         self.timings["compaction"] += time.perf_counter() - started
         self.t += 1
 
+    def _each_province(self, module: Module, run_phase: Callable) -> None:
+        """Run a province phase in every province, on the engine's threads when it has more than one."""
+
+        def run_in(shard: ProvinceShard) -> None:
+            ctx = self._province_ctx[shard.code]
+            ctx.t, ctx.module = self.t, module
+            run_phase(shard, ctx)
+
+        if self._pool is None:
+            for shard in self.shards:
+                run_in(shard)
+        else:
+            for _ in self._pool.map(run_in, self._by_size):  # re-raises the first failure
+                pass
+
     def run(self, on_month: Callable[[int], None] | None = None) -> Recorder:
         """Run to the end of the calendar; `on_month(t)` is called after each month (progress bars)."""
-        while self.t < self.calendar.n_months:
-            self.step()
-            if on_month is not None:
-                on_month(self.t)
+        if self.threads > 1 and len(self.shards) > 1:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="greatleap")
+        try:
+            while self.t < self.calendar.n_months:
+                self.step()
+                if on_month is not None:
+                    on_month(self.t)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         return self.recorder

@@ -166,6 +166,7 @@ class Recorder:
         self.specs = specs  # result name -> (module name, spec)
         self.recorded = [n for n, (_, s) in specs.items() if not s.computed]
         self._column = {name: i for i, name in enumerate(self.recorded)}
+        self._checked: dict[tuple[str, str, str], int] = {}  # (module, name, scope) -> column, once checked
         self.values: dict[str, np.ndarray] = {}  # province code (and NATION_CODE) -> [n_months, n_recorded]
         self.filled: dict[str, np.ndarray] = {}
         self.add_province(NATION_CODE)  # the nation-scope series
@@ -179,6 +180,9 @@ class Recorder:
         self.filled[code] = np.zeros((self.n_months, len(self.recorded)), dtype=bool)
 
     def _column_of(self, module: str, name: str, scope: str) -> int:
+        column = self._checked.get((module, name, scope))
+        if column is not None:
+            return column
         owner = self.specs.get(name)
         if owner is None or owner[0] != module:
             raise KeyError(f"module {module!r} records undeclared result {name!r}")
@@ -186,7 +190,8 @@ class Recorder:
             raise KeyError(f"result {name!r} is a {owner[1].kind}: it is computed, not recorded")
         if owner[1].scope != scope:
             raise KeyError(f"result {name!r} has scope {owner[1].scope!r}, recorded as {scope!r}")
-        return self._column[name]
+        column = self._checked[(module, name, scope)] = self._column[name]
+        return column
 
     def record_nation(self, module: str, t: int, name: str, value: float) -> None:
         column = self._column_of(module, name, "nation")

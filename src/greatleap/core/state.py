@@ -36,7 +36,9 @@ class Table:
     """Columns of equal length for one level of the hierarchy.
 
     Columns are read and written through attribute access, which returns a view of the live rows
-    (`table.sex[...] = 1` writes into the table).
+    (`table.sex[...] = 1` writes into the table). The views are kept as instance attributes and renewed
+    whenever the row count or the storage changes, so that reading a column costs a plain attribute lookup
+    (modules read tens of columns per province and month).
     """
 
     def __init__(self, level: Level, capacity: int) -> None:
@@ -54,8 +56,25 @@ class Table:
             raise ValueError(f"state {spec.name!r} is {spec.level}-level, table is {self.level}")
         if spec.name in self._columns:
             raise ValueError(f"state {spec.name!r} is declared twice")
+        if hasattr(type(self), spec.name) or spec.name in self.__dict__:
+            raise ValueError(f"state {spec.name!r} would hide the table attribute of the same name")
         self._columns[spec.name] = np.full(self.capacity, spec.default, dtype=spec.dtype)
         self._specs[spec.name] = spec
+        self._renew_views()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle the storage, not the views (unpickled views would be copies, detached from the storage)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._columns}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._renew_views()
+
+    def _renew_views(self) -> None:
+        """Point every column's attribute at the live rows of its storage (after a change of count or storage)."""
+        count = self.count
+        for name, column in self._columns.items():
+            object.__setattr__(self, name, column[:count])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -66,10 +85,8 @@ class Table:
 
     # --- access ------------------------------------------------------------------------------------
     def __getattr__(self, name: str) -> np.ndarray:
-        columns = object.__getattribute__(self, "_columns")
-        if name in columns:
-            return columns[name][: object.__getattribute__(self, "count")]
-        raise AttributeError(f"{self.level} table has no state {name!r}")
+        # Reached only for names that are not columns (the columns' views are instance attributes).
+        raise AttributeError(f"{object.__getattribute__(self, 'level')} table has no state {name!r}")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("assign into a column (table.x[...] = v), not to the table")
@@ -103,6 +120,7 @@ class Table:
             for name, column in self._columns.items():
                 column[start:needed] = self._specs[name].default
         object.__setattr__(self, "count", needed)
+        self._renew_views()
         self.touch()
         return slice(start, needed)
 
@@ -144,6 +162,7 @@ class Table:
         for column in self._columns.values():
             column[:kept] = column[: self.count][keep]
         object.__setattr__(self, "count", kept)
+        self._renew_views()
         self.touch()
 
     @property

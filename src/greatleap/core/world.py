@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.data import Province, age_sex_1953, provinces
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec, Table
@@ -174,20 +175,35 @@ class ProvinceShard:
         key = ("person_commune", self.persons.version)
         cached = self.extra.get("person_commune")
         if cached is None or cached[0] != key:
-            cached = (key, self.households.commune[self.persons.household])
+            cached = (key, np.take(self.households.commune, self.persons.household))
             self.extra["person_commune"] = cached
         return cached[1]  # type: ignore[return-value]
 
     def sum_by_household(self, per_person: np.ndarray) -> np.ndarray:
-        """Per-household sums of a per-person quantity (persons are stored by household: a fast pass)."""
-        return np.bincount(self.persons.household, weights=per_person, minlength=self.households.count)
+        """Per-household sums of a per-person quantity (float64; `np.bincount` over the persons' households)."""
+        return kernels.group_sum(self.persons.household, per_person, self.households.count)
+
+    def class_sum_by_household(self, per_class: np.ndarray, t: int) -> np.ndarray:
+        """Per-household sums, over the living members, of a value per person class (see `person_class`)."""
+        persons, count = self.persons, self.households.count
+        return kernels.class_sum(persons.household, self.person_class(t), persons.alive, per_class, count)
 
     def sum_by_commune(self, per_person: np.ndarray) -> np.ndarray:
         """Per-commune sums of a per-person quantity, through the households (faster than a direct
         gather-and-count over persons)."""
-        return np.bincount(
-            self.households.commune, weights=self.sum_by_household(per_person), minlength=self.communes.count
-        )
+        return self.per_commune(self.sum_by_household(per_person))
+
+    def household_bounds(self) -> np.ndarray:
+        """Households are stored commune by commune (they are built so and never move): commune c holds
+        households bounds[c]..bounds[c+1]-1."""
+        bounds = self.extra.get("household_bounds")
+        if bounds is None:
+            commune = self.households.commune
+            if commune.size and (np.diff(commune) < 0).any():
+                raise AssertionError(f"{self.code}: households are not stored commune by commune")
+            bounds = np.searchsorted(commune, np.arange(self.communes.count + 1)).astype(np.int64)
+            self.extra["household_bounds"] = bounds
+        return bounds  # type: ignore[return-value]
 
     def household_members(self) -> np.ndarray:
         """Living members of every household, cached until rows change or someone dies (demography calls
@@ -204,8 +220,9 @@ class ProvinceShard:
         self.extra.pop("household_members", None)
 
     def per_commune(self, per_household: np.ndarray) -> np.ndarray:
-        """Per-commune sums of a per-household quantity."""
-        return np.bincount(self.households.commune, weights=per_household, minlength=self.communes.count)
+        """Per-commune sums of a per-household quantity (float64; `np.bincount` over the households' communes,
+        computed as sums over each commune's contiguous households)."""
+        return kernels.segment_sum(self.household_bounds(), per_household, self.households.commune)
 
     def commune_class(self, t: int) -> np.ndarray:
         """Every person's (commune, class) cell, commune * N_CLASSES + class: an index into per-commune
@@ -336,12 +353,36 @@ class ProvinceShard:
         key = ("person_class", t, self.persons.version)
         cached = self.extra.get("person_class")
         if cached is None or cached[0] != key:
-            age_months = t - self.persons.birth_month.astype(np.int32)
-            age = np.minimum(age_months // 12, MAX_AGE)
-            urban = self.communes.is_urban[self.person_commune()]
-            cached = (key, ((age * 2 + self.persons.sex) * 2 + urban).astype(np.int32))
+            persons = self.persons
+            if kernels.compiled():
+                value = _person_class_compiled(
+                    t,
+                    persons.birth_month,
+                    persons.sex,
+                    persons.household,
+                    self.households.commune,
+                    self.communes.is_urban,
+                    MAX_AGE,
+                )
+            else:
+                age_months = t - persons.birth_month.astype(np.int32)
+                age = np.minimum(age_months // 12, MAX_AGE)
+                urban = self.communes.is_urban[self.person_commune()]
+                value = ((age * 2 + persons.sex) * 2 + urban).astype(np.int32)
+            cached = (key, value)
             self.extra["person_class"] = cached
         return cached[1]  # type: ignore[return-value]
+
+
+@kernels.jit
+def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age):
+    """`ProvinceShard.person_class` in one pass (compiled)."""
+    out = np.empty(birth_month.size, dtype=np.int32)
+    for i in range(birth_month.size):
+        # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
+        age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))
+        out[i] = (np.int32(age) * 2 + sex[i]) * 2 + commune_urban[household_commune[household[i]]]
+    return out
 
 
 def draw_destinations(rng: np.random.Generator, weights: np.ndarray, origin: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from functools import cache
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
@@ -192,6 +193,68 @@ def _age_group_lookup() -> np.ndarray:
 AGE_GROUP_OF_AGE = _age_group_lookup()
 
 
+def deaths_before_starvation_reference(
+    person_class: np.ndarray,
+    commune: np.ndarray,
+    alive: np.ndarray,
+    reserve: np.ndarray,
+    u: np.ndarray,
+    probability_table: np.ndarray,
+    by_commune: bool,
+    starvation_onset: np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who dies this month among the living whose reserve is at or above the onset of starvation (the
+    uniform `u` below the death probability of their class, or of their commune and class when
+    `by_commune`), and the rows of the living below the onset, whose fate the caller decides with
+    starvation added (numpy reference of the compiled kernel)."""
+    cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
+    starving = alive & (reserve < starvation_onset)
+    dies = alive & ~starving & (u < np.take(probability_table, cell))
+    return dies, np.flatnonzero(starving)
+
+
+@kernels.jit
+def deaths_before_starvation_compiled(
+    person_class, commune, alive, reserve, u, probability_table, by_commune, starvation_onset
+):
+    """`deaths_before_starvation_reference` in one pass (compiled)."""
+    n = person_class.size
+    dies = np.empty(n, dtype=np.bool_)
+    starving = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        cell = commune[i] * N_CLASSES + person_class[i] if by_commune else person_class[i]
+        below = alive[i] & (reserve[i] < starvation_onset)
+        dies[i] = alive[i] & ~below & (u[i] < probability_table[cell])
+        starving[k] = i
+        k += below  # branchless: most rows do not starve
+    return dies, starving[:k].copy()
+
+
+def count_by_group_reference(
+    commune: np.ndarray,
+    person_class: np.ndarray,
+    weights: np.ndarray | None,
+    group_of_class: np.ndarray,
+    n_communes: int,
+    n_groups: int,
+) -> np.ndarray:
+    """Persons (or `weights`, 0/1) per commune and age group, [n_communes, n_groups]: counted per (commune,
+    class) cell, then summed into groups with a one-hot class -> group matrix (numpy reference)."""
+    cell = commune.astype(np.int64) * N_CLASSES + person_class
+    per_cell = np.bincount(cell, weights=weights, minlength=n_communes * N_CLASSES)
+    return per_cell.reshape(n_communes, N_CLASSES) @ np.eye(n_groups)[group_of_class]
+
+
+@kernels.jit
+def count_by_group_compiled(commune, person_class, weights, group_of_class, n_communes, n_groups):
+    """`count_by_group_reference` in one pass (compiled). The counts are whole numbers, exact in any order."""
+    out = np.zeros((n_communes, n_groups))
+    for i in range(commune.size):
+        out[commune[i], group_of_class[person_class[i]]] += weights[i]
+    return out
+
+
 class Demography(Module):
     """Births and deaths of persons; ageing by the calendar."""
 
@@ -346,20 +409,28 @@ class Demography(Module):
         if posted or factor is not None:
             baseline = class_hazard[None, :] if factor is None else factor[:, None] * class_hazard[None, :]
             hazard_table = (sum(posted.values(), np.zeros(n_communes))[:, None] + baseline).ravel()
-            cell_of = shard.commune_class(t)
-            probability = np.take(-np.expm1(-hazard_table), cell_of)
+            probability_table = -np.expm1(-hazard_table)
         else:
-            hazard_table, cell_of = class_hazard, person_class
-            probability = np.take(tables["death_probability"], person_class)
-        starving = np.flatnonzero(alive & (reserve < p.starvation_onset))
-        starvation = self.starvation_hazard(reserve[starving]) * tables["vulnerability"][person_class[starving]]
-        probability[starving] = -np.expm1(-(hazard_table[cell_of[starving]] + starvation))
+            hazard_table, probability_table = class_hazard, tables["death_probability"]
+        by_commune = hazard_table.size > N_CLASSES
+        cell_of = (lambda rows: person_class[rows] + commune[rows] * N_CLASSES) if by_commune else person_class.take
         u = ctx.rng("deaths").random(persons.count)
-        dies = alive & (u < probability)
+        decide = deaths_before_starvation_compiled if kernels.compiled() else deaths_before_starvation_reference
+        dies, starving = decide(
+            person_class, commune, alive, reserve, u, probability_table, by_commune, np.float32(p.starvation_onset)
+        )
+        starvation = self.starvation_hazard(reserve[starving]) * tables["vulnerability"][person_class[starving]]
+        starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
+        dies[starving] = u[starving] < starving_probability
         # The same uniform splits the dying by cause, in proportion to their hazards.
         dying = np.flatnonzero(dies)
         hazards = self._hazards(dying, person_class, reserve, commune, posted, factor)
-        position = u[dying] / probability[dying]  # uniform in [0, 1) given death
+        probability = probability_table[cell_of(dying)]
+        starved_at = np.searchsorted(starving, dying)  # both sorted: where each dying row is among the starving
+        was_starving = starved_at < starving.size
+        was_starving[was_starving] = starving[starved_at[was_starving]] == dying[was_starving]
+        probability[was_starving] = starving_probability[starved_at[was_starving]]
+        position = u[dying] / probability  # uniform in [0, 1) given death
         total = sum(hazards.values())
         cumulative = np.zeros(dying.size)
         cause_of = {}
@@ -385,13 +456,13 @@ class Demography(Module):
         }
         # Stocks and starvation deaths by age group (counted before the newborns are appended).
         n_groups = len(AGE_GROUPS)
-        # Counted per (commune, class) cell, then summed into age groups with a one-hot class -> group matrix.
-        cell = shard.commune_class(t)
-        in_group = np.eye(n_groups)[tables["age_group"]]
-        n_cells = n_communes * N_CLASSES
-        by_group = np.bincount(cell, weights=survivors, minlength=n_cells).reshape(n_communes, N_CLASSES) @ in_group
+        count = count_by_group_compiled if kernels.compiled() else count_by_group_reference
+        group_of_class = tables["age_group"]
+        by_group = count(commune, person_class, survivors, group_of_class, n_communes, n_groups)
         by_group[:, 0] += births_per_commune
-        starved = np.bincount(cell[starved_rows], minlength=n_cells).reshape(n_communes, N_CLASSES) @ in_group
+        starved = count_by_group_reference(
+            commune[starved_rows], person_class[starved_rows], None, group_of_class, n_communes, n_groups
+        )
 
         n_births = delivering.size
         if n_births:

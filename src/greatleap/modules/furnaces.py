@@ -250,12 +250,10 @@ class Furnaces(Module):
         ctx.record("labour_days_furnaces", days)
         ctx.record("tools_weighted", communes.tools_index * communes.land_ha)
         ctx.record("land_ha", communes.land_ha.astype(np.float64))
-        with_pots = np.bincount(
-            households.commune, weights=households.has_pots & rural[households.commune], minlength=communes.count
-        )
+        with_pots = shard.per_commune(households.has_pots & rural[households.commune])
         ctx.record("households_with_pots", with_pots)
         ctx.record(
             "households_rural",
-            np.bincount(households.commune, weights=rural[households.commune], minlength=communes.count),
+            shard.per_commune(rural[households.commune]),
         )
         ctx.record("collapses", collapses)

@@ -150,7 +150,6 @@ class HouseholdFood(Module):
         p = self.params
         households, communes = shard.households, shard.communes
         assert ctx.nation is not None
-        n_communes = communes.count
         commune = households.commune
         urban_household = communes.is_urban[commune]
         members = shard.household_members()
@@ -175,7 +174,7 @@ class HouseholdFood(Module):
                 / 12.0
             )
             rural_members = members * ~urban_household
-            total_members = np.bincount(commune, weights=rural_members, minlength=n_communes)
+            total_members = shard.per_commune(rural_members)
             with np.errstate(divide="ignore", invalid="ignore"):
                 per_member = np.where(total_members > 0, per_commune / total_members, 0.0)
             plot_kg = per_member[commune] * rural_members
@@ -192,7 +191,7 @@ class HouseholdFood(Module):
         # Urban households: the province's state ration, shared by need.
         granted_kg = float(ctx.nation.provinces.urban_ration_granted_t[shard.index]) * 1000.0
         urban_need = need_kg * urban_household
-        weighted_need = float(np.bincount(commune, weights=urban_need, minlength=n_communes) @ shard.commune_weight)
+        weighted_need = float(shard.per_commune(urban_need) @ shard.commune_weight)
         urban_kg = urban_need * (granted_kg / weighted_need if weighted_need > 0 else 0.0)
 
         communes.flow_plots_t[:] = shard.per_commune(plot_kg) / 1000.0

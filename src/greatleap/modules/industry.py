@@ -269,7 +269,7 @@ class Industry(Module):
         urban = communes.is_urban
         age, _, urban_class = class_attributes()
         working = ((age >= 16) & (age <= 59) & (urban_class == 1)).astype(np.float64)
-        workers_per_commune = shard.sum_by_commune(np.take(working, shard.person_class(ctx.t)) * shard.persons.alive)
+        workers_per_commune = shard.per_commune(shard.class_sum_by_household(working, ctx.t))
         workers_per_commune *= p.employment_share * urban
         capacity = provinces.steel_capacity_t[row] / 12.0  # a month's
         national_capacity = float(provinces.steel_capacity_t.sum()) / 12.0

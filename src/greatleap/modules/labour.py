@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import in_window, interpolate_schedule, step_schedule
@@ -132,6 +133,57 @@ class LabourParams(ParamSection):
     )
 
 
+def days_on_offer_reference(
+    person_class: np.ndarray,
+    household: np.ndarray,
+    alive: np.ndarray,
+    reserve: np.ndarray,
+    injured_until: np.ndarray,
+    t: int,
+    able_bodied: np.ndarray,
+    capacity_zero_reserve: np.float32,
+    capacity_span: np.float32,
+    workdays: np.float32,
+    n_households: int,
+) -> np.ndarray:
+    """Days each household's members can work this month (numpy reference of the compiled kernel): the
+    living able-bodied who are not injured (`injured_until` <= t; empty: no injuries), each at their working
+    capacity, which rises linearly from 0 at `capacity_zero_reserve` to 1 at that plus `capacity_span`."""
+    capacity = np.clip((reserve - capacity_zero_reserve) / capacity_span, 0.0, 1.0)
+    weights = np.take(able_bodied, person_class) * capacity * alive * workdays
+    if injured_until.size:
+        weights = weights * (injured_until <= t)
+    return np.bincount(household, weights=weights, minlength=n_households)
+
+
+@kernels.jit
+def days_on_offer_compiled(
+    person_class,
+    household,
+    alive,
+    reserve,
+    injured_until,
+    t,
+    able_bodied,
+    capacity_zero_reserve,
+    capacity_span,
+    workdays,
+    n_households,
+):
+    """`days_on_offer_reference` in one pass, with the same float32 products (compiled)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    days = np.zeros(n_households)
+    injuries = injured_until.size > 0
+    for i in range(reserve.size):
+        capacity = min(max((reserve[i] - capacity_zero_reserve) / capacity_span, zero), one)
+        weight = able_bodied[person_class[i]] * capacity * np.float32(alive[i]) * workdays
+        if injuries:
+            weight = weight * np.float32(injured_until[i] <= t)
+        days[household[i]] += weight
+    return days
+
+
 class Labour(Module):
     """Able-bodied days on offer, campaign claims, field work and effort per commune."""
 
@@ -195,22 +247,27 @@ class Labour(Module):
             self._able_bodied = table
         return table
 
-    def capacity(self, reserve: np.ndarray) -> np.ndarray:
-        p = self.params
-        span = p.capacity_full_reserve - p.capacity_zero_reserve
-        return np.clip((reserve - p.capacity_zero_reserve) / span, 0.0, 1.0)
-
     def days_on_offer(self, shard: ProvinceShard, t: int) -> np.ndarray:
         """Able-bodied days per commune this month, at each person's working capacity (and per household,
         into `labour_days`, the basis of work points)."""
-        persons = shard.persons
-        able = np.take(self.able_bodied_table(), shard.person_class(t))
-        weights = able * self.capacity(persons.energy_reserve) * persons.alive * self.params.workdays_per_month
-        if "injured_until" in persons.names:  # the injured cannot work (see injuries)
-            weights = weights * (persons.injured_until <= t)
-        households = shard.households
-        households.labour_days[:] = np.bincount(persons.household, weights=weights, minlength=households.count)
-        return np.bincount(households.commune, weights=households.labour_days, minlength=shard.communes.count)
+        persons, households = shard.persons, shard.households
+        p = self.params
+        injured_until = persons.injured_until if "injured_until" in persons.names else np.zeros(0, np.int16)
+        days = days_on_offer_compiled if kernels.compiled() else days_on_offer_reference
+        households.labour_days[:] = days(
+            shard.person_class(t),
+            persons.household,
+            persons.alive,
+            persons.energy_reserve,
+            injured_until,
+            t,
+            self.able_bodied_table(),
+            np.float32(p.capacity_zero_reserve),
+            np.float32(p.capacity_full_reserve - p.capacity_zero_reserve),
+            np.float32(p.workdays_per_month),
+            households.count,
+        )
+        return shard.per_commune(households.labour_days)
 
     def egalitarian(self, year: int, month: int) -> bool:
         """Free supply: food regardless of work (effort falls; distributions stop following work points)."""

@@ -224,8 +224,8 @@ class MessHalls(Module):
         available = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0)
         part = households.in_messhall & rural_household
         need_t = need_kg / 1000.0
-        need_part = np.bincount(households.commune, weights=need_t * part, minlength=n_communes)
-        need_all = np.bincount(households.commune, weights=need_t * rural_household, minlength=n_communes)
+        need_part = shard.per_commune(need_t * part)
+        need_all = shard.per_commune(need_t * rural_household)
         with np.errstate(divide="ignore", invalid="ignore"):
             part_share = np.where(need_all > 0, need_part / need_all, 0.0)
 
@@ -253,21 +253,19 @@ class MessHalls(Module):
         else:
             eligible = outside & short
             portion = p.relief_share
-        eligible_need = np.bincount(households.commune, weights=need_t * eligible, minlength=n_communes)
+        eligible_need = shard.per_commune(need_t * eligible)
         with np.errstate(divide="ignore", invalid="ignore"):
             eligible_share = np.where(need_all > 0, eligible_need / need_all, 0.0)
         distributable = available * eligible_share * portion
         labour = households.labour_days * eligible
         access = households.food_access
-        by_need = self._proportional(
-            households.commune, need_kg * access * eligible, distributable * 1000.0, n_communes
-        )
-        by_work = self._proportional(households.commune, labour, distributable * 1000.0, n_communes)
-        has_labour = np.bincount(households.commune, weights=labour, minlength=n_communes) > 0
+        by_need = self._proportional(shard, need_kg * access * eligible, distributable * 1000.0)
+        by_work = self._proportional(shard, labour, distributable * 1000.0)
+        has_labour = shard.per_commune(labour) > 0
         in_force = has_labour & communes.work_points_in_force  # free supply: by need alone
         wp = np.where(in_force, p.work_points_share, 0.0)[households.commune]
         given = (1.0 - wp) * by_need + wp * by_work
-        handed_out = np.bincount(households.commune, weights=given, minlength=n_communes) / 1000.0
+        handed_out = shard.per_commune(given) / 1000.0
         communes.granary_t[:] -= handed_out
         households.private_stock_kg[:] += given
         households.messhall_food_kg[:] = served
@@ -292,29 +290,28 @@ class MessHalls(Module):
         households.is_cadre[:] = rural_household & (rng.random(households.count) < p.cadre_share)
         taken = households.private_stock_kg * p.confiscation_share * households.in_messhall
         households.private_stock_kg[:] -= taken
-        communes.granary_t[:] += np.bincount(households.commune, weights=taken, minlength=communes.count) / 1000.0
+        communes.granary_t[:] += shard.per_commune(taken) / 1000.0
         return taken
 
     def _share(self, shard: ProvinceShard, release_t: np.ndarray, need_kg: np.ndarray, part: np.ndarray):
         """A mess hall's food (t per commune) shared among its member households (kg each) by the rule."""
         p = self.params
         households = shard.households
-        n = shard.communes.count
         weight = need_kg * households.food_access
         if p.rule == "cadre_privilege":
             weight = weight * np.where(households.is_cadre, p.cadre_multiplier, 1.0)
         if p.rule == "work_points":
-            by_work = self._proportional(households.commune, households.labour_days * part, release_t * 1000.0, n)
-            by_need = self._proportional(households.commune, weight * part, release_t * 1000.0, n)
-            has_labour = np.bincount(households.commune, weights=households.labour_days * part, minlength=n) > 0
+            by_work = self._proportional(shard, households.labour_days * part, release_t * 1000.0)
+            by_need = self._proportional(shard, weight * part, release_t * 1000.0)
+            has_labour = shard.per_commune(households.labour_days * part) > 0
             wp = np.where(has_labour, p.work_points_share, 0.0)[households.commune]
             return (1.0 - wp) * by_need + wp * by_work
-        return self._proportional(households.commune, weight * part, release_t * 1000.0, n)
+        return self._proportional(shard, weight * part, release_t * 1000.0)
 
     @staticmethod
-    def _proportional(group: np.ndarray, weight: np.ndarray, total: np.ndarray, n_groups: int) -> np.ndarray:
-        """Split each group's `total` among its members in proportion to `weight`."""
-        sums = np.bincount(group, weights=weight, minlength=n_groups)
+    def _proportional(shard: ProvinceShard, weight: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Split each commune's `total` among its households in proportion to their `weight`."""
+        sums = shard.per_commune(weight)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_unit = np.where(sums > 0, total / sums, 0.0)
-        return weight * per_unit[group]
+        return weight * per_unit[shard.households.commune]

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from greatleap.core import kernels
 from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
@@ -188,6 +189,208 @@ def energy_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return weight, slope, intercept
 
 
+# The per-class tables the energy balance reads, in the order of its arguments.
+BALANCE_TABLES = ("slope_mass", "base", "pal", "rural_adult", "pal_drop", "need_well_fed", "reference_mass", "priority")
+
+
+def need_reference(
+    person_class: np.ndarray,
+    reserve: np.ndarray,
+    person_intensity: np.ndarray | None,
+    tables: dict[str, np.ndarray],
+    constants: tuple[np.float32, np.float32, np.float32],
+) -> np.ndarray:
+    """Energy need (kcal/day, float32) of every person at their reserve: basal metabolism at the current
+    mass, lowered by adaptation as the reserve falls, times an activity level that rises with the commune's
+    work intensity (rural adults) and falls with hunger. `person_intensity` is None when work does not count."""
+    hunger_per_reserve, adaptation_max, work_elasticity = constants
+    take = lambda name: np.take(tables[name], person_class)  # noqa: E731
+    hunger = np.clip((1.0 - reserve) * hunger_per_reserve, 0.0, 1.0)
+    adaptation = 1.0 - hunger * adaptation_max
+    bmr = np.maximum(take("slope_mass") * reserve + take("base"), 0.0) * adaptation
+    pal = take("pal")
+    if person_intensity is not None:
+        pal = pal * (1.0 + (person_intensity - 1.0) * work_elasticity * take("rural_adult"))
+    return bmr * (pal - hunger * take("pal_drop"))
+
+
+def energy_balance_reference(
+    person_class: np.ndarray,
+    household: np.ndarray,
+    alive: np.ndarray,
+    reserve: np.ndarray,
+    household_commune: np.ndarray,
+    intensity: np.ndarray,
+    household_food: np.ndarray,
+    slope_mass: np.ndarray,
+    base: np.ndarray,
+    pal: np.ndarray,
+    rural_adult: np.ndarray,
+    pal_drop: np.ndarray,
+    need_well_fed: np.ndarray,
+    reference_mass: np.ndarray,
+    priority: np.ndarray,
+    hunger_per_reserve: np.float32,
+    adaptation_max: np.float32,
+    work_elasticity: np.float32,
+    by_need: bool,
+    scale: float,
+    reserve_max: float,
+    undernourished_below: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's energy balance of every person (numpy reference of the compiled kernel).
+
+    Each household's food (kcal/day) is shared among its living members by the sharing rule (equal loss
+    of reserve per kg of reference mass, or by need x priority); each member's reserve moves by the
+    difference between their share and their need, `scale` reserve units per kcal/day per kg; what full
+    members cannot store goes to the household's members below `reserve_max`. Updates `reserve` in place
+    and returns, per household: energy need now, need when well fed, sum of the living members' reserves,
+    and members below `undernourished_below`.
+    """
+    n_households = household_food.size
+    columns = (slope_mass, base, pal, rural_adult, pal_drop, need_well_fed, reference_mass, priority)
+    tables = dict(zip(BALANCE_TABLES, columns, strict=True))
+    person_intensity = intensity[household_commune[household]] if intensity.size else None
+    constants = (hunger_per_reserve, adaptation_max, work_elasticity)
+    need = np.where(alive, need_reference(person_class, reserve, person_intensity, tables, constants), 0.0)
+    mass = np.take(reference_mass, person_class)
+    household_need = np.bincount(household, weights=need, minlength=n_households)
+    if by_need:
+        # Each member's claim is their need times the priority of their age and sex.
+        claim = need * np.take(priority, person_class)
+        household_claim = np.bincount(household, weights=claim, minlength=n_households)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cover = np.where(household_claim > 0, household_food / household_claim, 0.0)
+        change = (cover[household] * claim - need) * scale / mass
+    else:
+        living_mass = np.bincount(household, weights=np.where(alive, mass, 0.0), minlength=n_households)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_kg = np.where(living_mass > 0, (household_food - household_need) / living_mass, 0.0)
+        change = per_kg[household] * scale
+    raised = np.where(alive, reserve + change, reserve)
+    # What a full member cannot store is eaten by the members still below the ceiling (a hungry newcomer
+    # in a well-fed household recovers): the household's overflow, shared by reference mass.
+    overflow = np.maximum(raised - reserve_max, 0.0) * mass
+    if overflow.any():
+        room_mass = np.where(alive & (raised < reserve_max), mass, 0.0)
+        spare = np.bincount(household, weights=overflow, minlength=n_households)
+        room = np.bincount(household, weights=room_mass, minlength=n_households)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra_per_kg = np.where(room > 0, spare / room, 0.0)
+        raised = raised + extra_per_kg[household]  # full members get some too, and stay at the ceiling
+    np.minimum(raised, reserve_max, out=reserve)  # (rows of the dead may change: nothing reads them)
+    well_fed = np.bincount(household, weights=np.take(need_well_fed, person_class) * alive, minlength=n_households)
+    reserve_sum = np.bincount(household, weights=np.where(alive, reserve, 0.0), minlength=n_households)
+    undernourished = np.bincount(household, weights=alive & (reserve < undernourished_below), minlength=n_households)
+    return household_need, well_fed, reserve_sum, undernourished
+
+
+@kernels.jit
+def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass, by_need, scale):
+    """A person's reserve after the month's share of food, before the overflow is shared (compiled)."""
+    r = np.float64(reserve[i])
+    if not alive[i]:
+        return r
+    if by_need:
+        return r + (per_household[h] * np.float64(claim_of[i]) - np.float64(need[i])) * scale / np.float64(mass[c])
+    return r + per_household[h] * scale
+
+
+@kernels.jit
+def energy_balance_compiled(
+    person_class,
+    household,
+    alive,
+    reserve,
+    household_commune,
+    intensity,
+    household_food,
+    slope_mass,
+    base,
+    pal,
+    rural_adult,
+    pal_drop,
+    need_well_fed,
+    reference_mass,
+    priority,
+    hunger_per_reserve,
+    adaptation_max,
+    work_elasticity,
+    by_need,
+    scale,
+    reserve_max,
+    undernourished_below,
+):
+    """The energy balance compiled with numba: `energy_balance_reference` in three passes over the persons
+    (need and household sums; reserves raised and the overflow counted; reserves capped and summed), with
+    the same float32/float64 arithmetic in the same order, so that it gives the same bytes."""
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    n = reserve.size
+    n_households = household_food.size
+    use_intensity = intensity.size > 0
+    need = np.empty(n, dtype=np.float32)
+    claim = np.empty(n if by_need else 0, dtype=np.float32)
+    household_need = np.zeros(n_households)
+    well_fed = np.zeros(n_households)
+    shared_by = np.zeros(n_households)  # living reference mass, or the claims under `by_need`
+    for i in range(n):
+        c = person_class[i]
+        h = household[i]
+        r = reserve[i]
+        hunger = min(max((one - r) * hunger_per_reserve, zero), one)
+        bmr = slope_mass[c] * r + base[c]
+        bmr = max(bmr, zero) * (one - hunger * adaptation_max)
+        activity = pal[c]
+        if use_intensity:
+            activity = activity * (one + (intensity[household_commune[h]] - one) * work_elasticity * rural_adult[c])
+        person_need = bmr * (activity - hunger * pal_drop[c]) if alive[i] else zero
+        need[i] = person_need
+        household_need[h] += person_need
+        if by_need:
+            claim[i] = person_need * priority[c]
+            shared_by[h] += claim[i]
+        elif alive[i]:
+            shared_by[h] += reference_mass[c]
+        if alive[i]:
+            well_fed[h] += need_well_fed[c]
+    per_household = np.zeros(n_households)  # food per unit of claim, or surplus per kg
+    for h in range(n_households):
+        if shared_by[h] > 0:
+            per_household[h] = (
+                household_food[h] / shared_by[h]
+                if by_need
+                else ((household_food[h] - household_need[h]) / shared_by[h])
+            )
+    spare = np.zeros(n_households)
+    room = np.zeros(n_households)
+    overflowing = False
+    for i in range(n):
+        c = person_class[i]
+        h = household[i]
+        raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
+        overflow = max(raised - reserve_max, 0.0) * np.float64(reference_mass[c])
+        if overflow != 0.0:
+            overflowing = True
+        spare[h] += overflow
+        if alive[i] and raised < reserve_max:
+            room[h] += reference_mass[c]
+    reserve_sum = np.zeros(n_households)
+    undernourished = np.zeros(n_households)
+    for i in range(n):
+        c = person_class[i]
+        h = household[i]
+        raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
+        if overflowing:
+            raised = raised + (spare[h] / room[h] if room[h] > 0 else 0.0)
+        reserve[i] = min(raised, reserve_max)
+        if alive[i]:
+            reserve_sum[h] += reserve[i]
+            if reserve[i] < undernourished_below:
+                undernourished[h] += 1.0
+    return household_need, well_fed, reserve_sum, undernourished
+
+
 class Nutrition(Module):
     """Energy intake, need and reserve of every person."""
 
@@ -274,13 +477,9 @@ class Nutrition(Module):
     )
 
     def init(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        need_well_fed = np.take(self.class_tables()["need_well_fed"], shard.person_class(ctx.t))
-        self._set_household_need(shard, need_well_fed)
-
-    @staticmethod
-    def _set_household_need(shard: ProvinceShard, need_well_fed: np.ndarray) -> None:
-        """Each household's need when well fed: what the food system plans rations on."""
-        shard.households.need_kcal_per_day[:] = shard.sum_by_household(need_well_fed * shard.persons.alive)
+        """Each household's need when well fed: what the food system plans rations on (the step renews it)."""
+        need_well_fed = self.class_tables()["need_well_fed"]
+        shard.households.need_kcal_per_day[:] = shard.class_sum_by_household(need_well_fed, ctx.t)
 
     def class_tables(self) -> dict[str, np.ndarray]:
         """Per person class (see `ProvinceShard.person_class`): the quantities that depend only on age,
@@ -314,87 +513,74 @@ class Nutrition(Module):
         return tables
 
     def need_per_day(self, shard: ProvinceShard, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Energy need now, need when well nourished, and reference mass of every person (see _need)."""
-        intensity = shard.communes.work_intensity if "work_intensity" in shard.communes.names else None
-        return self._need(shard, t, intensity)
-
-    def _need(self, shard: ProvinceShard, t: int, intensity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Energy need (kcal/day) now, need when well nourished, and reference mass (kg) of every person.
 
         Need = basal metabolism at the current mass x activity; activity falls linearly from its usual
         level at a reserve of 1 to `hunger_pal` at `hunger_pal_reserve` (hungry people move and work less).
         """
-        p = self.params
         tables = self.class_tables()
         person_class = shard.person_class(t)
-        reserve = shard.persons.energy_reserve
-        take = lambda name: np.take(tables[name], person_class)  # noqa: E731
-        hunger = np.clip((1.0 - reserve) * np.float32(1.0 / (1.0 - p.hunger_pal_reserve)), 0.0, 1.0)
-        adaptation = 1.0 - hunger * np.float32(p.metabolic_adaptation)
-        bmr = np.maximum(take("slope_mass") * reserve + take("base"), 0.0) * adaptation
-        pal = take("pal")
-        if intensity is not None and p.work_pal_elasticity > 0:
-            extra = (intensity.astype(np.float32)[shard.person_commune()] - 1.0) * np.float32(p.work_pal_elasticity)
-            pal = pal * (1.0 + extra * take("rural_adult"))
-        need = bmr * (pal - hunger * take("pal_drop"))
-        return need, take("need_well_fed"), take("reference_mass")
+        intensity = self._intensity(shard)
+        person_intensity = intensity[shard.person_commune()] if intensity.size else None
+        need = need_reference(person_class, shard.persons.energy_reserve, person_intensity, tables, self._constants())
+        return need, np.take(tables["need_well_fed"], person_class), np.take(tables["reference_mass"], person_class)
+
+    def _intensity(self, shard: ProvinceShard) -> np.ndarray:
+        """The communes' work intensity as float32, empty when it does not move activity levels."""
+        communes = shard.communes
+        if "work_intensity" not in communes.names or self.params.work_pal_elasticity <= 0:
+            return np.zeros(0, dtype=np.float32)
+        return communes.work_intensity.astype(np.float32)
+
+    def _constants(self) -> tuple[np.float32, np.float32, np.float32]:
+        """Float32 constants of the need equation: hunger per unit of lost reserve, largest metabolic
+        adaptation, activity rise per unit of extra work intensity."""
+        p = self.params
+        return (
+            np.float32(1.0 / (1.0 - p.hunger_pal_reserve)),
+            np.float32(p.metabolic_adaptation),
+            np.float32(p.work_pal_elasticity),
+        )
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
         p = self.params
         persons, households, communes = shard.persons, shard.households, shard.communes
-        alive = persons.alive
-        need, need_well_fed, reference_mass = self.need_per_day(shard, ctx.t)
-        need = np.where(alive, need, 0.0)
-        household = persons.household
-        n_households, n_communes = households.count, communes.count
 
         # The food each household eats (set by the food system), kcal/day.
         members = shard.household_members()
-        fed = np.bincount(households.commune, weights=members, minlength=n_communes)
+        fed = shard.per_commune(members)
         household_food = households.food_kcal_per_day.astype(np.float64) * p.intake_scale
-        food = np.bincount(households.commune, weights=household_food, minlength=n_communes)
+        food = shard.per_commune(household_food)
 
-        # Within the household: each member's tissue change, relative to the reference mass.
-        household_need = np.bincount(household, weights=need, minlength=n_households)
-        scale = ctx.days / p.kcal_per_kg_tissue
-        if p.sharing == "equal_loss":
-            mass = np.bincount(household, weights=np.where(alive, reference_mass, 0.0), minlength=n_households)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_kg = np.where(mass > 0, (household_food - household_need) / mass, 0.0)
-            change = per_kg[household] * scale
-        else:
-            # Each member's claim is their need times the priority of their age and sex.
-            claim = need * np.take(self.class_tables()["priority"], shard.person_class(ctx.t))
-            household_claim = np.bincount(household, weights=claim, minlength=n_households)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cover = np.where(household_claim > 0, household_food / household_claim, 0.0)
-            change = (cover[household] * claim - need) * scale / reference_mass
-        reserve = persons.energy_reserve
-        raised = np.where(alive, reserve + change, reserve)
-        # What a full member cannot store is eaten by the members still below the ceiling (a hungry
-        # newcomer in a well-fed household recovers): the household's overflow, shared by reference mass.
-        overflow = np.maximum(raised - p.reserve_max, 0.0) * reference_mass
-        if overflow.any():
-            room_mass = np.where(alive & (raised < p.reserve_max), reference_mass, 0.0)
-            spare = np.bincount(household, weights=overflow, minlength=n_households)
-            room = np.bincount(household, weights=room_mass, minlength=n_households)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                extra_per_kg = np.where(room > 0, spare / room, 0.0)
-            raised = raised + extra_per_kg[household]  # full members get some too, and stay at the ceiling
-        np.minimum(raised, p.reserve_max, out=reserve)  # (rows of the dead may change: nothing reads them)
+        tables = self.class_tables()
+        balance = energy_balance_compiled if kernels.compiled() else energy_balance_reference
+        household_need, need_well_fed, reserve_sum, undernourished = balance(
+            shard.person_class(ctx.t),
+            persons.household,
+            persons.alive,
+            persons.energy_reserve,
+            households.commune,
+            self._intensity(shard),
+            household_food,
+            *(tables[name] for name in BALANCE_TABLES),
+            *self._constants(),
+            p.sharing == "by_need",
+            ctx.days / p.kcal_per_kg_tissue,
+            p.reserve_max,
+            np.float32(UNDERNOURISHED_RESERVE),
+        )
 
         ctx.record("kcal_intake_total", food)
         ctx.record("kcal_need_total", shard.per_commune(household_need))
         ctx.record("persons_fed", fed)
-        reserve_total = shard.sum_by_commune(np.where(alive, reserve, 0.0))
+        reserve_total = shard.per_commune(reserve_sum)
         communes.mean_reserve[:] = np.where(fed > 0, reserve_total / np.maximum(fed, 1.0), 1.0)
         ctx.record("reserve_total", reserve_total)
-        undernourished = (alive & (reserve < UNDERNOURISHED_RESERVE)).astype(np.float64)
-        ctx.record("persons_undernourished", shard.sum_by_commune(undernourished))
+        ctx.record("persons_undernourished", shard.per_commune(undernourished))
         urban = communes.is_urban
         ctx.record("kcal_intake_rural", food * ~urban)
         ctx.record("persons_fed_rural", fed * ~urban)
         ctx.record("kcal_intake_urban", food * urban)
         ctx.record("persons_fed_urban", fed * urban)
         # Next month's planning need: this month's need when well fed (a month's ageing makes no difference).
-        self._set_household_need(shard, need_well_fed)
+        households.need_kcal_per_day[:] = need_well_fed

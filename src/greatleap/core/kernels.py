@@ -1,0 +1,121 @@
+"""Compiled kernels: numba versions of the per-person loops that dominate a run, beside their numpy reference.
+
+A month of a mechanism is mostly a chain of whole-array numpy operations over every person: each link
+reads and writes an array the size of the population, so the chain is bound by memory traffic and by its
+temporaries. A kernel does the same arithmetic in one loop per pass, person by person, and keeps only
+per-household sums. The numpy code stays beside it as the reference: every kernel is written to give the
+same bytes (the same operations in the same float precision, sums in the same order), and the tests run
+both on the same inputs and require equal arrays, and a whole run with each backend to give equal results.
+
+The backend is chosen by the environment variable `GREATLEAP_KERNELS` (`numba`, the default, or `numpy`),
+or in-process with `use("numpy")`. Compiled code is cached on disk by numba (`cache=True`), so only the
+first run on a machine pays the compilation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Literal, TypeVar, get_args
+
+import numpy as np
+
+from greatleap.core.errors import ConfigError
+
+Backend = Literal["numba", "numpy"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+ENVIRONMENT_VARIABLE = "GREATLEAP_KERNELS"
+
+F = TypeVar("F", bound=Callable)
+_override: list[str] = []
+
+
+def backend() -> Backend:
+    """The backend in force: the innermost `use(...)`, else `GREATLEAP_KERNELS`, else numba."""
+    name = _override[-1] if _override else os.environ.get(ENVIRONMENT_VARIABLE, "numba")
+    if name not in BACKENDS:
+        raise ConfigError(f"{ENVIRONMENT_VARIABLE}: {name!r} is not a kernel backend (allowed: {', '.join(BACKENDS)})")
+    return name  # type: ignore[return-value]
+
+
+def compiled() -> bool:
+    """True when the numba kernels are in force."""
+    return backend() == "numba"
+
+
+@contextlib.contextmanager
+def use(name: Backend) -> Iterator[None]:
+    """Run the block with the `name` backend (tests compare the backends in one process)."""
+    if name not in BACKENDS:
+        raise ConfigError(f"kernels: {name!r} is not a kernel backend (allowed: {', '.join(BACKENDS)})")
+    _override.append(name)
+    try:
+        yield
+    finally:
+        _override.pop()
+
+
+def jit(function: F) -> F:
+    """Compile `function` with numba (no Python objects, no GIL, cached on disk), lazily at its first call.
+
+    `error_model="numpy"` makes a division by zero give inf/nan as numpy does, instead of raising.
+    """
+    import numba
+
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
+
+
+@jit
+def _group_sum(group, weights, n_groups):  # pragma: no cover - compiled
+    out = np.zeros(n_groups)
+    for i in range(group.size):
+        out[group[i]] += weights[i]
+    return out
+
+
+@jit
+def _segment_sum(bounds, weights):  # pragma: no cover - compiled
+    n_segments = bounds.size - 1
+    out = np.zeros(n_segments)
+    for s in range(n_segments):
+        total = 0.0
+        for i in range(bounds[s], bounds[s + 1]):
+            total += weights[i]
+        out[s] = total
+    return out
+
+
+def group_sum(group: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per-group sums of `weights` (float64): `np.bincount(group, weights, minlength=n_groups)`, summed in the
+    same order (so the same bytes), without bincount's extra passes (its range check and weight copy).
+    `group` must lie in [0, n_groups)."""
+    if not compiled():
+        return np.bincount(group, weights=weights, minlength=n_groups)
+    return _group_sum(group, weights, n_groups)
+
+
+def segment_sum(bounds: np.ndarray, weights: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per-group sums of `weights` whose rows are stored group by group: group s holds rows
+    bounds[s]..bounds[s+1]-1. Equals `np.bincount(group, weights, minlength=bounds.size - 1)` byte for byte
+    (the same additions in the same order); `group` is used by the numpy backend."""
+    if not compiled():
+        return np.bincount(group, weights=weights, minlength=bounds.size - 1)
+    return _segment_sum(bounds, weights)
+
+
+@jit
+def _class_sum(group, person_class, alive, table, n_groups):  # pragma: no cover - compiled
+    out = np.zeros(n_groups)
+    for i in range(group.size):
+        if alive[i]:
+            out[group[i]] += table[person_class[i]]
+    return out
+
+
+def class_sum(group: np.ndarray, person_class: np.ndarray, alive: np.ndarray, table: np.ndarray, n_groups: int):
+    """Per-group sums, over the living, of a per-class value: `np.bincount(group, np.take(table, person_class)
+    * alive, minlength=n_groups)` in one pass, summed in the same order (a dead row adds zero there)."""
+    if not compiled():
+        return np.bincount(group, weights=np.take(table, person_class) * alive, minlength=n_groups)
+    return _class_sum(group, person_class, alive, table, n_groups)
