@@ -22,6 +22,17 @@ app = typer.Typer(
     no_args_is_help=True,
     help="greatleap: simulate China's Great Leap Forward command economy (1957-1962).",
 )
+
+
+@app.callback()
+def _environment() -> None:
+    """Check the environment the commands read (GREATLEAP_KERNELS) before any work starts."""
+    from greatleap.core import kernels
+
+    try:
+        kernels.backend()
+    except ConfigError as err:
+        fail(str(err))
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output keeps the table whole
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 1000)
 
@@ -83,6 +94,9 @@ def run(
         int, typer.Option(help="runs on seeds S, S+1, ...: medians and 5-95% bands beside the first seed's run")
     ] = 1,
     workers: Annotated[int, typer.Option(help="local worker processes for the replicates")] = 2,
+    threads: Annotated[
+        int | None, typer.Option(help="threads sharing the provinces (same results for any number; default: cores)")
+    ] = None,
 ) -> None:
     """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures (with --replicates N,
     also replicates.parquet and annual_quantiles.parquet, and the figures and summary over the replicates)."""
@@ -92,10 +106,12 @@ def run(
     from greatleap.replicates import Replicates, replicate_values
     from greatleap.report import summary_rows, summary_table_rows
     from greatleap.scenario import Scenario
-    from greatleap.sim import Sim
+    from greatleap.sim import Sim, available_cores
 
     _require_at_least("--replicates", replicates, 1)
     _require_at_least("--workers", workers, 1)
+    if threads is not None:
+        _require_at_least("--threads", threads, 1)
     overrides = list(set_ or [])
     if seed is not None:
         _require_at_least("--seed", seed, 0)
@@ -114,7 +130,7 @@ def run(
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out: {out_dir} exists and is not a folder")
 
-    sim = Sim(loaded, check=check)
+    sim = Sim(loaded, check=check, threads=threads or available_cores())
     reps = None
     show = not quiet
     with _progress(disable=not show) as progress:

@@ -96,6 +96,8 @@ def manifest(
         "input_data_sha256": {name: file_sha256(name) for name in DATA_FILES},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(info.wall_seconds, 3),
+        "threads": info.threads,
+        "kernels": info.kernels,
         "peak_memory_bytes": info.peak_memory_bytes,
         "persons_initial": info.persons_initial,
         "person_months": info.person_months,

@@ -6,11 +6,13 @@ simulation object.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from greatleap.core import kernels
 from greatleap.core.calendar import Calendar
 from greatleap.core.engine import Engine
 from greatleap.core.results import Results
@@ -32,6 +34,13 @@ class RunInfo:
     communes_simulated: int
     communes_represented: float
     phase_seconds: list[tuple[str, str, float]]
+    threads: int = 1
+    kernels: str = "numba"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the default number of threads of a single run)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def peak_memory_bytes() -> int:
@@ -40,7 +49,9 @@ def peak_memory_bytes() -> int:
 
 
 class Sim:
-    """Build and run one scenario."""
+    """Build and run one scenario. `threads` share the provinces of each phase (the results are the same
+    bytes for any number; see `Engine`): a single run may use the machine's cores, while runs that already
+    run side by side in worker processes keep one each."""
 
     def __init__(self, scenario: Scenario, check: bool = False, threads: int = 1) -> None:
         self.scenario = scenario
@@ -86,6 +97,8 @@ class Sim:
             communes_simulated=sum(s.communes.count for s in engine.shards),
             communes_represented=float(sum(s.communes.weight.sum() for s in engine.shards)),
             phase_seconds=engine.plan_rows(),
+            threads=engine.threads,
+            kernels=kernels.backend(),
         )
         return results
 

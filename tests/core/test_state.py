@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -76,3 +78,23 @@ def test_add_and_compact_keep_the_survivors_values(operations):
         table.compact(table.alive)
         model = [v for v, k in zip(model, keep, strict=True) if k]
         np.testing.assert_array_equal(table.value, np.array(model, dtype=np.float32))
+
+
+def test_column_views_follow_growth_compaction_and_pickling():
+    """Columns are read as attributes that the table renews when rows are added or dropped: a write
+    through the attribute always lands in the storage, also after pickling (a worker's copy)."""
+    table = person_table(capacity=2)
+    table.add(2)
+    table.add(3)  # grows the storage
+    table.value[:] = [1, 2, 3, 4, 5]
+    assert table.column("value").tolist() == [1, 2, 3, 4, 5]
+    table.compact(np.array([True, False, True, False, True]))
+    assert table.value.tolist() == [1, 3, 5] and table.value.size == table.count
+    copy = pickle.loads(pickle.dumps(table))
+    copy.value[0] = 9
+    assert copy.column("value").tolist() == [9, 3, 5] and table.value[0] == 1
+
+
+def test_a_column_may_not_hide_a_table_attribute():
+    with pytest.raises(ValueError, match="would hide the table attribute"):
+        person_table().declare(StateSpec("count", "person", "int32", 0, "clashes with Table.count"))

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from greatleap.core import kernels
 from greatleap.core.data import provinces
-from greatleap.core.world import WorldParams, build_province, build_world
+from greatleap.core.world import WorldParams, build_province, build_world, class_attributes
 
 PARAMS = WorldParams()
 
@@ -164,3 +165,19 @@ def test_destinations_follow_the_weights_and_never_the_origin():
     assert np.bincount(anywhere, minlength=4) / 1e5 == pytest.approx(weights / weights.sum(), abs=0.01)
     alone = draw_destinations(rng, np.array([0.0, 5.0]), np.array([1, 1]))  # nowhere else to go
     assert (alone == 1).all()
+
+
+def test_person_classes_and_commune_sums_are_the_same_with_either_kernel_backend(ningxia_full):
+    shard = ningxia_full
+    rng = np.random.default_rng(3)
+    per_household = rng.standard_normal(shard.households.count)
+    with kernels.use("numba"):
+        shard.extra.clear()
+        compiled = shard.person_class(40), shard.per_commune(per_household)
+    with kernels.use("numpy"):
+        shard.extra.clear()
+        reference = shard.person_class(40), shard.per_commune(per_household)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(compiled, reference, strict=True))
+    age, sex, urban = class_attributes()
+    assert (age[compiled[0]] == (40 - shard.persons.birth_month.astype(int)) // 12).all()
+    assert (sex[compiled[0]] == shard.persons.sex).all() and (urban[compiled[0]] == 0).any()

@@ -2,8 +2,20 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from greatleap.modules.demography import NOT_PREGNANT, Demography, baseline_hazard, fertility_rates
+from greatleap.core.world import N_CLASSES
+from greatleap.modules.demography import (
+    NOT_PREGNANT,
+    Demography,
+    baseline_hazard,
+    count_by_group_compiled,
+    count_by_group_reference,
+    deaths_before_starvation_compiled,
+    deaths_before_starvation_reference,
+    fertility_rates,
+)
 from tests.conftest import run, small_scenario
 from tests.modules.helpers import module, tiny_engine
 
@@ -88,3 +100,32 @@ def test_a_ration_cut_produces_a_famine_that_kills_the_young_and_old_first(ratio
 
 def test_a_famine_depresses_births(ration_cut, small_results):
     assert ration_cut.value("cbr", 1958) < small_results.value("cbr", 1957) - 2.0
+
+
+@pytest.fixture(scope="module")
+def small_engine():
+    return tiny_engine(persons=6_000)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans())
+def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed, by_commune):
+    rng = np.random.default_rng(seed)
+    engine = small_engine
+    shard, demography = engine.shards[0], module(engine, "demography")
+    tables = demography.class_tables()
+    n, n_communes = shard.persons.count, shard.communes.count
+    person_class, commune = shard.person_class(0), shard.person_commune()
+    alive = rng.random(n) < 0.9
+    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)
+    u = rng.random(n)
+    table = rng.random(n_communes * N_CLASSES) * 0.3 if by_commune else tables["death_probability"] * 50
+    arguments = (person_class, commune, alive, reserve, u, table, by_commune, np.float32(0.8))
+    compiled = deaths_before_starvation_compiled(*arguments)
+    reference = deaths_before_starvation_reference(*arguments)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(compiled, reference, strict=True))
+    assert compiled[0].any() and compiled[1].size > 0  # some die, some starve
+    groups = tables["age_group"]
+    counted = count_by_group_compiled(commune, person_class, alive, groups, n_communes, 4)
+    assert counted.tobytes() == count_by_group_reference(commune, person_class, alive, groups, n_communes, 4).tobytes()
+    assert counted.sum() == alive.sum()

@@ -17,7 +17,7 @@ from greatleap.core.errors import ConfigError
 from greatleap.core.results import Results
 from greatleap.core.world import WorldParams
 from greatleap.scenario import Scenario
-from greatleap.sim import Sim
+from greatleap.sim import Sim, available_cores
 
 # Wall time of a page run (1957-62, one process) on this machine, 2 cores: 17.9 s at one simulated commune
 # per province and 23.5 s at two (measured 2026-11-30), i.e. about FIXED + PER_COMMUNE x communes.
@@ -92,7 +92,7 @@ def run(request: PageRun, on_month: Callable[[int, int], None] | None = None) ->
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    sim = Sim(scenario)
+    sim = Sim(scenario, threads=available_cores())
     total = sim.calendar.n_months
     results = sim.run(on_month=(lambda t: on_month(t, total)) if on_month else None)  # t: months done
     _cache[key] = results

@@ -1,0 +1,217 @@
+"""Do the compiled kernels pay? The numpy reference against the numba kernels, measured in the same run.
+
+1. Whole historical runs, each in its own process: the numpy reference on one thread (the baseline), the
+   numba kernels on one thread, and the numba kernels on two threads. Ratios are against the baseline;
+   the phases that call kernels are shown side by side (numpy and numba, one thread). This is the measure
+   that decides whether a kernel pays: inside a run, caches are cold and numpy's temporaries cost more.
+2. Each kernel alone on the largest province after a year of simulation: the best of several calls of the
+   numpy reference against the best of the compiled kernel (already compiled), and their ratio. These are
+   warm-cache best cases, kinder to numpy than a run is.
+
+Usage:
+
+    python benchmarks/bench_kernels.py [--scale 2] [--end 1962-12] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+CHILD = """
+import json, sys
+from greatleap.scenario import Scenario
+from greatleap.sim import Sim
+scale, end, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sim = Sim(Scenario.load("historical", [f"run.scale={scale}", f'run.end="{end}"']), threads=threads)
+results = sim.run()
+info = sim.info
+print(json.dumps({"seconds": info.wall_seconds, "person_months": info.person_months, "kernels": info.kernels,
+                  "threads": info.threads, "deaths": float(results.annual_national()["deaths"].sum()),
+                  "phases": {phase: seconds for phase, _, seconds in info.phase_seconds}}))
+"""
+
+
+# The phases whose modules call a kernel (or the shard's sums, which every phase uses).
+KERNEL_PHASES = ("labour", "industry", "mess halls and distribution", "consumption and nutrition", "demography")
+
+
+def whole_run(scale: int, end: str, backend: str, threads: int) -> dict:
+    environment = {**os.environ, "GREATLEAP_KERNELS": backend}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(scale), end, str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def best_seconds(call: Callable[[], object], repeat: int) -> float:
+    call()  # compiled (or loaded from the cache) before timing
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]:
+    """(persons, [(kernel, numpy call, compiled call)]) on the largest province after a simulated year."""
+    from greatleap.core import kernels
+    from greatleap.modules import demography, labour, nutrition
+    from greatleap.scenario import Scenario
+    from greatleap.sim import Sim
+
+    sim = Sim(Scenario.load("historical", [f"run.scale={scale}", 'run.end="1957-12"']))
+    engine = sim.build()
+    sim.run()
+    shard = max(engine.shards, key=lambda s: s.persons.count)
+    persons, households = shard.persons, shard.households
+    t = 11
+    by_name = {m.name: m for m in engine.modules()}
+    person_class, commune = shard.person_class(t), shard.person_commune()
+
+    nut = by_name["nutrition"]
+    tables = nut.class_tables()
+
+    def balance(function):
+        arguments = (
+            person_class,
+            persons.household,
+            persons.alive,
+            persons.energy_reserve.copy(),
+            households.commune,
+            nut._intensity(shard),
+            households.food_kcal_per_day.astype(np.float64),
+            *(tables[name] for name in nutrition.BALANCE_TABLES),
+            *nut._constants(),
+            False,
+            31 / nut.params.kcal_per_kg_tissue,
+            nut.params.reserve_max,
+            np.float32(nutrition.UNDERNOURISHED_RESERVE),
+        )
+        return lambda: function(*arguments)
+
+    lab = by_name["labour"]
+    lp = lab.params
+    days_arguments = (
+        person_class,
+        persons.household,
+        persons.alive,
+        persons.energy_reserve,
+        persons.injured_until,
+        t,
+        lab.able_bodied_table(),
+        np.float32(lp.capacity_zero_reserve),
+        np.float32(lp.capacity_full_reserve - lp.capacity_zero_reserve),
+        np.float32(lp.workdays_per_month),
+        households.count,
+    )
+    dem = by_name["demography"].class_tables()
+    u = np.random.default_rng(1).random(persons.count)
+    deaths_arguments = (
+        person_class,
+        commune,
+        persons.alive,
+        persons.energy_reserve,
+        u,
+        dem["death_probability"],
+        False,
+        np.float32(0.8),
+    )
+    count_arguments = (commune, person_class, persons.alive, dem["age_group"], shard.communes.count, 4)
+    bounds = shard.household_bounds()
+    values = np.random.default_rng(2).random(households.count)
+
+    def with_backend(name: str, call: Callable) -> Callable:
+        def run() -> object:
+            with kernels.use(name):  # type: ignore[arg-type]
+                return call()
+
+        return run
+
+    def person_classes() -> object:
+        shard.extra.pop("person_class", None)
+        return shard.person_class(t)
+
+    pairs = [
+        ("energy balance", balance(nutrition.energy_balance_reference), balance(nutrition.energy_balance_compiled)),
+        (
+            "labour days on offer",
+            lambda: labour.days_on_offer_reference(*days_arguments),
+            lambda: labour.days_on_offer_compiled(*days_arguments),
+        ),
+        (
+            "deaths before starvation",
+            lambda: demography.deaths_before_starvation_reference(*deaths_arguments),
+            lambda: demography.deaths_before_starvation_compiled(*deaths_arguments),
+        ),
+        (
+            "counts by age group",
+            lambda: demography.count_by_group_reference(*count_arguments),
+            lambda: demography.count_by_group_compiled(*count_arguments),
+        ),
+        ("person classes", with_backend("numpy", person_classes), with_backend("numba", person_classes)),
+        (
+            "sum by household",
+            with_backend("numpy", lambda: shard.sum_by_household(persons.energy_reserve)),
+            with_backend("numba", lambda: shard.sum_by_household(persons.energy_reserve)),
+        ),
+        (
+            "sum by commune (households)",
+            with_backend("numpy", lambda: kernels.segment_sum(bounds, values, households.commune)),
+            with_backend("numba", lambda: kernels.segment_sum(bounds, values, households.commune)),
+        ),
+    ]
+    return persons.count, pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=2, help="communes per province (2 = the default sample)")
+    parser.add_argument("--end", default="1962-12")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    configurations = [("numpy", 1), ("numba", 1), ("numba", 2)]
+    runs = [whole_run(args.scale, args.end, backend, threads) for backend, threads in configurations]
+    base = runs[0]["seconds"]
+    print(f"Whole historical runs at {args.scale} communes per province to {args.end}, one process each:")
+    print("| kernels | threads | seconds | M person-months/s | speed-up | deaths (same in every run) |")
+    print("|---|---|---|---|---|---|")
+    for (backend, threads), row in zip(configurations, runs, strict=True):
+        rate = row["person_months"] / row["seconds"] / 1e6
+        print(
+            f"| {backend} | {threads} | {row['seconds']:.1f} | {rate:.2f} | {base / row['seconds']:.2f} "
+            f"| {row['deaths']:.6g} |"
+        )
+    if len({row["deaths"] for row in runs}) != 1:
+        raise SystemExit("the runs differ: the kernels or the threads changed a result")
+    print("\nPhases that call kernels, one thread (seconds over the run):")
+    print("| phase | numpy | numba | speed-up |")
+    print("|---|---|---|---|")
+    for phase in KERNEL_PHASES:
+        slow, fast = runs[0]["phases"][phase], runs[1]["phases"][phase]
+        print(f"| {phase} | {slow:.2f} | {fast:.2f} | {slow / fast:.2f} |")
+
+    persons, pairs = kernel_pairs(args.scale)
+    print(f"\nEach kernel alone, largest province ({persons:,} person rows), best of {args.repeat} calls:")
+    print("| kernel | numpy ms | numba ms | ns/person (numba) | speed-up |")
+    print("|---|---|---|---|---|")
+    for name, reference, compiled in pairs:
+        slow, fast = best_seconds(reference, args.repeat), best_seconds(compiled, args.repeat)
+        print(f"| {name} | {slow * 1e3:.3f} | {fast * 1e3:.3f} | {fast / persons * 1e9:.2f} | {slow / fast:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The compiled kernels give the numpy reference's bytes: generic sums here, whole runs at the end; each
+mechanism's own kernels are tested beside the mechanism (tests/modules)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greatleap.core import kernels
+from greatleap.core.errors import ConfigError
+from greatleap.sim import Sim
+from tests.conftest import small_scenario
+
+WEIGHT_DTYPES = (np.float64, np.float32, np.bool_, np.int64)
+
+
+def weights_of(rng: np.random.Generator, dtype, n: int) -> np.ndarray:
+    if dtype == np.bool_:
+        return rng.random(n) < 0.5
+    if dtype == np.int64:
+        return rng.integers(-5, 100, n)
+    # Values of mixed magnitudes, so that the order of the additions shows in the last bits.
+    return (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 6, n)).astype(dtype)
+
+
+@settings(max_examples=40, deadline=None)  # the first example may compile
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.integers(1, 60), st.sampled_from(WEIGHT_DTYPES))
+def test_group_sum_is_bincount_byte_for_byte(seed, n, n_groups, dtype):
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, n_groups, n).astype(np.int32)
+    weights = weights_of(rng, dtype, n)
+    expected = np.bincount(group, weights=weights, minlength=n_groups)
+    got = kernels.group_sum(group, weights, n_groups)
+    assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=40, deadline=None)  # the first example may compile
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from(WEIGHT_DTYPES))
+def test_segment_sum_of_sorted_rows_is_bincount_byte_for_byte(seed, n_groups, dtype):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 200, n_groups)  # empty groups too
+    group = np.repeat(np.arange(n_groups, dtype=np.int32), sizes)
+    bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    weights = weights_of(rng, dtype, group.size)
+    expected = np.bincount(group, weights=weights, minlength=n_groups)
+    assert kernels.segment_sum(bounds, weights, group).tobytes() == expected.tobytes()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.sampled_from((np.float32, np.float64, np.bool_)))
+def test_class_sum_is_the_reference_byte_for_byte(seed, n, dtype):
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 50, n).astype(np.int32)
+    person_class = rng.integers(0, 444, n).astype(np.int32)
+    alive = rng.random(n) < 0.8
+    table = weights_of(rng, dtype, 444)
+    compiled = kernels.class_sum(group, person_class, alive, table, 50)
+    with kernels.use("numpy"):
+        reference = kernels.class_sum(group, person_class, alive, table, 50)
+    assert compiled.tobytes() == reference.tobytes()
+
+
+def test_the_backend_follows_the_environment_and_refuses_unknown_names(monkeypatch):
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "numpy")
+    assert kernels.backend() == "numpy" and not kernels.compiled()
+    with kernels.use("numba"):
+        assert kernels.compiled()
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "fast")
+    with pytest.raises(
+        ConfigError, match=re.escape("GREATLEAP_KERNELS: 'fast' is not a kernel backend (allowed: numba, numpy)")
+    ):
+        kernels.backend()
+    with pytest.raises(ConfigError, match="allowed: numba, numpy"):
+        with kernels.use("cuda"):  # type: ignore[arg-type]
+            pass
+
+
+def monthly_bytes(threads: int = 1) -> bytes:
+    """The run's monthly results, serialized (Arrow IPC): equal bytes mean equal values."""
+    table = Sim(small_scenario(), threads=threads).run().monthly
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.fixture(scope="module")
+def compiled_run() -> bytes:
+    with kernels.use("numba"):
+        return monthly_bytes()
+
+
+def test_a_run_with_the_numpy_reference_gives_the_same_bytes_as_the_compiled_kernels(compiled_run):
+    with kernels.use("numpy"):
+        assert monthly_bytes() == compiled_run
+
+
+def test_a_run_on_two_threads_gives_the_same_bytes_as_on_one(compiled_run):
+    with kernels.use("numba"):
+        assert monthly_bytes(threads=2) == compiled_run
