@@ -42,6 +42,7 @@ dashboard: $(TEST_STAMP)
 
 bench: $(RUN_STAMP)
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_kernels.py
 
 # Refit the free parameters (about half an hour on 2 cores) and refresh the fit report: the food system's
 # and demography's jointly (the steel plan's held at their declared defaults), then the steel plan's (which

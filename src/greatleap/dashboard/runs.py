@@ -19,10 +19,11 @@ from greatleap.core.world import WorldParams
 from greatleap.scenario import Scenario
 from greatleap.sim import Sim, available_cores
 
-# Wall time of a page run (1957-62, one process) on this machine, 2 cores: 17.9 s at one simulated commune
-# per province and 23.5 s at two (measured 2026-11-30), i.e. about FIXED + PER_COMMUNE x communes.
-FIXED_SECONDS = 12.3
-SECONDS_PER_COMMUNE = 5.6
+# Wall time of a page run (1957-62, the machine's cores, compiled kernels) on this machine, 2 cores, measured
+# 2026-11-30 after a warm-up run: 10.6 s at one simulated commune per province, 12.8 s at two, 16.3 s at
+# four and 24.6 s at eight, i.e. about FIXED + PER_COMMUNE x communes (least squares over the four).
+FIXED_SECONDS = 8.6
+SECONDS_PER_COMMUNE = 2.0
 PAGE_LIMIT_SECONDS = 60.0
 # The page opens on the sample the shipped fit was made at: with fewer communes the famine is noisier
 # (one commune per province gives 35.8 M excess deaths on seed 1, against 27.4 M at the sample).
