@@ -98,6 +98,7 @@ def manifest(
         "wall_seconds": round(info.wall_seconds, 3),
         "threads": info.threads,
         "kernels": info.kernels,
+        "resumed_at_month": info.resumed_at,
         "peak_memory_bytes": info.peak_memory_bytes,
         "persons_initial": info.persons_initial,
         "person_months": info.person_months,

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import resource
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from greatleap.core import kernels
+from greatleap.core import checkpoint, kernels
 from greatleap.core.calendar import Calendar
 from greatleap.core.engine import Engine
+from greatleap.core.errors import ConfigError
 from greatleap.core.results import Results
 from greatleap.core.world import build_world
 from greatleap.plan import build_phases, module_classes
@@ -36,6 +39,7 @@ class RunInfo:
     phase_seconds: list[tuple[str, str, float]]
     threads: int = 1
     kernels: str = "numba"
+    resumed_at: int | None = None
 
 
 def available_cores() -> int:
@@ -61,6 +65,8 @@ class Sim:
         self.calendar = Calendar.parse(run.start, run.end)
         self.engine: Engine | None = None
         self.info: RunInfo | None = None
+        self._counters: dict | None = None  # what the run info counts, carried over a resume
+        self.resumed_at: int | None = None  # months done when this run was resumed from a checkpoint
 
     def build(self) -> Engine:
         run = self.scenario.run
@@ -72,15 +78,31 @@ class Sim:
         )
         return self.engine
 
-    def run(self, on_month: Callable[[int], None] | None = None) -> Results:
+    def run(
+        self,
+        on_month: Callable[[int], None] | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_to: Path | None = None,
+    ) -> Results:
+        """Run to the end of the calendar (from where a resumed run stands). With `checkpoint_every` K, the
+        state is saved after every K-th month (except the last) into `checkpoint_to`/checkpoint/."""
         started = time.perf_counter()
         engine = self.engine or self.build()
-        persons_initial = sum(int(s.persons.alive.sum()) for s in engine.shards)
-        person_months = 0
+        counters = self._counters or {
+            "persons_initial": sum(int(s.persons.alive.sum()) for s in engine.shards),
+            "person_months": 0,
+            "wall_seconds": 0.0,
+            "config_hash": self.scenario.config_hash(),
+        }
+        self._counters = counters
+        if checkpoint_every is not None and (checkpoint_every < 1 or checkpoint_to is None):
+            raise ValueError("checkpoints need checkpoint_every >= 1 and a folder")
 
         def count_and_report(t: int) -> None:
-            nonlocal person_months
-            person_months += sum(int(s.persons.count) for s in engine.shards)
+            counters["person_months"] += sum(int(s.persons.count) for s in engine.shards)
+            if checkpoint_every and t % checkpoint_every == 0 and t < self.calendar.n_months:
+                saved = {**counters, "wall_seconds": counters["wall_seconds"] + time.perf_counter() - started}
+                checkpoint.save(engine, checkpoint_to, self.scenario.to_toml(), saved)
             if on_month is not None:
                 on_month(t)
 
@@ -88,10 +110,10 @@ class Sim:
         results = Results.from_recorder(recorder, self.calendar)
         state_bytes = sum(t.nbytes for s in engine.shards for t in s.tables().values())
         self.info = RunInfo(
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=counters["wall_seconds"] + time.perf_counter() - started,
             peak_memory_bytes=peak_memory_bytes(),
-            persons_initial=persons_initial,
-            person_months=person_months,
+            persons_initial=int(counters["persons_initial"]),
+            person_months=int(counters["person_months"]),
             state_bytes_per_person=float(sum(s.persons.nbytes_per_row for s in engine.shards[:1])),
             state_bytes_total=state_bytes,
             communes_simulated=sum(s.communes.count for s in engine.shards),
@@ -99,8 +121,23 @@ class Sim:
             phase_seconds=engine.plan_rows(),
             threads=engine.threads,
             kernels=kernels.backend(),
+            resumed_at=self.resumed_at,
         )
         return results
+
+    @classmethod
+    def resume(cls, run_folder: Path, check: bool = False, threads: int = 1) -> Sim:
+        """A simulation rebuilt from the checkpoint in `run_folder` (see `greatleap.core.checkpoint`), ready to
+        `run()` the remaining months; a one-line ConfigError if the folder holds no usable checkpoint."""
+        saved, index = checkpoint.read(run_folder)
+        scenario = Scenario.from_dict(tomllib.loads(saved.scenario_toml))
+        if scenario.config_hash() != saved.counters.get("config_hash"):
+            raise ConfigError(f"resume: the checkpoint's scenario in {run_folder} does not match its own hash")
+        sim = cls(scenario, check=check, threads=threads)
+        checkpoint.restore(sim.build(), saved, index)
+        sim._counters = dict(saved.counters)
+        sim.resumed_at = saved.months_done
+        return sim
 
 
 def run_one(scenario: Scenario) -> Results:

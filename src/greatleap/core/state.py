@@ -175,6 +175,25 @@ class Table:
         """Bytes allocated (capacity, not only live rows)."""
         return sum(c.nbytes for c in self._columns.values())
 
+    def restore(self, columns: dict[str, np.ndarray]) -> None:
+        """Replace every row with `columns` (one array per declared column, all of one length): a checkpoint's
+        rows put back into a freshly built table."""
+        if set(columns) != set(self._columns):
+            raise ValueError(f"{self.level} table: columns {sorted(columns)} differ from {sorted(self._columns)}")
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"{self.level} table: columns of different lengths {sorted(lengths)}")
+        count = lengths.pop() if lengths else 0
+        if count > self.capacity:
+            for name, old in self._columns.items():
+                self._columns[name] = np.empty(count, dtype=old.dtype)
+            object.__setattr__(self, "capacity", count)
+        for name, values in columns.items():
+            self._columns[name][:count] = values
+        object.__setattr__(self, "count", count)
+        self._renew_views()
+        self.touch()
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the live rows of every column (for checkpoints and tests)."""
         return {name: self.column(name).copy() for name in self._columns}

@@ -58,3 +58,11 @@ class Streams:
     def state(self) -> dict[str, dict]:
         """Every generator's state, for checkpoints."""
         return {f"{m}/{s}": g.bit_generator.state for (m, s), g in sorted(self._generators.items())}
+
+    def set_state(self, states: dict[str, dict]) -> None:
+        """Put back the generator states a checkpoint saved (generators it did not hold are dropped: they
+        had not drawn yet, and are recreated at their start when first asked for)."""
+        self._generators.clear()
+        for key, state in states.items():
+            module, stream = key.split("/", 1)
+            self.get(module, stream).bit_generator.state = state
