@@ -165,6 +165,21 @@ def test_a_download_gives_the_results_as_csv(page, tmp_path):
     _shot(page, "03_download")
 
 
+HEATMAP_TILES = (
+    "() => { const charts = Array.from(document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\"));"
+    " const map = charts.find(c => c.data && c.data[0].type === 'heatmap');"
+    " return map ? map.data[0].z.flat().filter(v => v !== null).length : null; }"
+)
+
+
+def test_the_provinces_tab_maps_every_province(page):
+    page.get_by_role("tab", name="Provinces").click()
+    page.wait_for_function(f"({HEATMAP_TILES})() !== null", timeout=60_000)
+    assert page.evaluate(HEATMAP_TILES) == 29  # a tile with a value for every province
+    page.get_by_text("a tile map of the provinces").first.scroll_into_view_if_needed()
+    _shot(page, "04_provinces")
+
+
 def test_an_invalid_value_is_refused_with_a_message(page):
     box = page.get_by_role("textbox", name="Other parameters, one `section.key=value` per line")
     box.fill("procurement.rate=7")
@@ -174,4 +189,4 @@ def test_an_invalid_value_is_refused_with_a_message(page):
     message.wait_for(timeout=60_000)
     assert "allowed: 0.0" in message.inner_text()
     assert page.locator("[data-testid='stMetric']").count() == 0  # nothing ran
-    _shot(page, "04_refused")
+    _shot(page, "05_refused")

@@ -20,6 +20,19 @@ def test_province_excess_adds_up_to_about_the_nations(historical_run):
     assert total == pytest.approx(excess_deaths(historical_run), rel=0.05)
 
 
+def test_the_province_map_puts_every_province_on_its_own_tile_with_its_value(historical_run):
+    ranked = views.province_excess(historical_run)
+    assert set(views.PROVINCE_TILES) == set(ranked["code"])  # every province of the data has a tile
+    assert len(set(views.PROVINCE_TILES.values())) == len(views.PROVINCE_TILES)  # one province per tile
+    heatmap = views.province_map(ranked).data[0]
+    for code, value in zip(ranked["code"], ranked["per 1,000 of the 1958 population"], strict=True):
+        row, column = views.PROVINCE_TILES[code]
+        assert heatmap.z[row][column] == pytest.approx(value, abs=0.05)
+    assert heatmap.z[0][0] is None  # the sea and the deserts stay empty
+    sichuan, beijing = views.PROVINCE_TILES["SC"], views.PROVINCE_TILES["BJ"]
+    assert sichuan[0] > beijing[0] and sichuan[1] < beijing[1]  # Sichuan lies south-west of Beijing
+
+
 def test_the_national_figure_puts_the_record_beside_the_run(historical_run):
     figure = views.national_figure(historical_run)
     names = {trace.name for trace in figure.data}

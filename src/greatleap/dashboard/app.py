@@ -135,8 +135,9 @@ def main() -> None:
         st.caption(views.HISTORY_NOTE)
     with tab_provinces:
         ranked = views.province_excess(results)
+        st.plotly_chart(views.province_map(ranked), width="stretch", key="province_map")
         st.plotly_chart(views.province_figure(ranked), width="stretch", key="provinces")
-        st.dataframe(ranked, hide_index=True)
+        st.dataframe(ranked.drop(columns="code"), hide_index=True)
     with tab_compare:
         saved: dict[str, tuple[list[str], int]] = st.session_state.setdefault("saved", {})
         name = st.text_input("Name for this run", value=f"run {len(saved) + 1}", key="save_name")

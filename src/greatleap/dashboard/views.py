@@ -1,7 +1,7 @@
 """What the policy lab shows, as plain functions of results (no Streamlit here, so they are tested alone).
 
 The national panels put the run beside the record (`greatleap.history`, each value with its source and
-status); the province view ranks excess mortality; the comparison overlays saved runs. Figures are plotly
+status); the province view maps and ranks excess mortality; the comparison overlays saved runs. Figures are plotly
 (interactive in the page); tables are pandas.
 """
 
@@ -143,6 +143,7 @@ def province_excess(results: Results) -> pd.DataFrame:
         population = by_year.loc[1958, "population"] if 1958 in by_year.index else by_year.loc[1957, "population"]
         rows.append(
             {
+                "code": code,
                 "province": names.get(code, code),
                 "excess deaths 1959-61 (thousand)": excess / 1e3,
                 "per 1,000 of the 1958 population": 1000.0 * excess / population if population else 0.0,
@@ -150,6 +151,58 @@ def province_excess(results: Results) -> pd.DataFrame:
         )
     ranked = pd.DataFrame(rows).sort_values("per 1,000 of the 1958 population", ascending=False)
     return ranked.reset_index(drop=True)
+
+
+# A tile map of the 29 provinces of 1957-58: one square each, placed by (row from the north, column from
+# the west) so that neighbours stay neighbours; a schematic map that needs no boundary data.
+PROVINCE_TILES: dict[str, tuple[int, int]] = {
+    "HL": (0, 6),
+    "NM": (1, 3), "BJ": (1, 4), "TJ": (1, 5), "JL": (1, 6),
+    "XJ": (2, 1), "GS": (2, 2), "NX": (2, 3), "SX": (2, 4), "HE": (2, 5), "LN": (2, 6),
+    "XZ": (3, 0), "QH": (3, 1), "SN": (3, 2), "HA": (3, 3), "SD": (3, 4), "JS": (3, 5), "SH": (3, 6),
+    "SC": (4, 2), "HB": (4, 3), "AH": (4, 4), "ZJ": (4, 5),
+    "YN": (5, 1), "GZ": (5, 2), "HN": (5, 3), "JX": (5, 4), "FJ": (5, 5),
+    "GX": (6, 2), "GD": (6, 3),
+}  # fmt: skip
+
+
+def province_map(ranked: pd.DataFrame) -> go.Figure:
+    """Excess deaths per 1,000 on a tile map of the provinces (darker: worse), each tile labelled."""
+    value_of = dict(zip(ranked["code"], ranked["per 1,000 of the 1958 population"], strict=True))
+    name_of = dict(zip(ranked["code"], ranked["province"], strict=True))
+    rows = 1 + max(r for r, _ in PROVINCE_TILES.values())
+    columns = 1 + max(c for _, c in PROVINCE_TILES.values())
+    z: list[list[float | None]] = [[None] * columns for _ in range(rows)]
+    text = [[""] * columns for _ in range(rows)]
+    names = [[""] * columns for _ in range(rows)]
+    for code, (row, column) in PROVINCE_TILES.items():
+        if code in value_of:
+            z[row][column] = round(float(value_of[code]), 1)
+            text[row][column] = f"{code}<br>{value_of[code]:.0f}"
+            names[row][column] = name_of[code]
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            text=text,
+            customdata=names,
+            texttemplate="%{text}",
+            textfont={"size": 14},
+            hovertemplate="%{customdata}: %{z} per 1,000<extra></extra>",
+            colorscale="Reds",
+            colorbar={"title": "per 1,000"},
+            xgap=3,
+            ygap=3,
+        )
+    )
+    figure.update_layout(
+        height=640,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title="Excess deaths 1959-61 per 1,000 persons: a tile map of the provinces (hover for names)",
+        xaxis={"visible": False},
+        yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+        plot_bgcolor="white",
+    )
+    return figure
 
 
 def province_figure(ranked: pd.DataFrame) -> go.Figure:
