@@ -4,13 +4,14 @@ A run is a list of `Phase`s (the phase plan, defined in one place: `greatleap.pl
 followed by the engine's own phases: checks (under `check=True`) and compaction (dead persons dropped after
 each December step). A province phase runs in every province shard; a nation phase runs once, at the state's
 level, and reads and writes only the nation's tables (one row per province, one for the state), which the
-province phases fill with their aggregates: that is the only way provinces meet. Phases run phase-major
-(every province through a phase before the next phase), provinces in code order; since a province's draws
+province phases fill with their aggregates: that is the only way provinces meet. A stretch of consecutive
+province phases therefore runs province by province (each province through the whole stretch, provinces in
+code order), and every province has finished it before the next nation phase. Since a province's draws
 come from its own streams, its results are recorded separately and the state sees only per-province rows,
-the order or grouping of provinces never changes a result. That is also what lets a province phase run
-the provinces on several threads (`threads`): each province has its own step context, and the compiled
-kernels and numpy's array operations release the interpreter lock, so two cores share the work and the
-results are the same bytes.
+the order or grouping of provinces never changes a result. That is also what lets the provinces run on
+several threads (`threads`): each province has its own step context, and the compiled kernels and numpy's
+array operations release the interpreter lock, so two cores share the work and the results are the same
+bytes.
 """
 
 from __future__ import annotations
@@ -82,7 +83,20 @@ class Engine:
         # One step context per province (a province phase may run provinces on several threads), and the
         # provinces largest first, so that the threads finish a phase together.
         self._province_ctx = {shard.code: self._context_of(shard) for shard in self.shards}
+        self._province_timings = {shard.code: {p.name: 0.0 for p in self.phases} for shard in self.shards}
         self._by_size = sorted(self.shards, key=lambda s: (-s.persons.count, s.code))
+        self._stretches = self._group_phases(self.phases)
+
+    @staticmethod
+    def _group_phases(phases: Sequence[Phase]) -> list[tuple[str, list[Phase]]]:
+        """The plan cut into stretches of consecutive phases of one scope."""
+        stretches: list[tuple[str, list[Phase]]] = []
+        for phase in phases:
+            if stretches and stretches[-1][0] == phase.scope:
+                stretches[-1][1].append(phase)
+            else:
+                stretches.append((phase.scope, [phase]))
+        return stretches
 
     def _context_of(self, shard: ProvinceShard) -> StepContext:
         ctx = StepContext(self.calendar, self.recorder)
@@ -139,24 +153,27 @@ class Engine:
 
     def plan_rows(self) -> list[tuple[str, str, float]]:
         """(phase, module, seconds spent) for every phase, in order: the `--profile` table."""
-        rows = [(p.name, p.module.name, self.timings[p.name]) for p in self.phases]
+        seconds = {
+            p.name: self.timings[p.name] + sum(t[p.name] for t in self._province_timings.values()) for p in self.phases
+        }
+        rows = [(p.name, p.module.name, seconds[p.name]) for p in self.phases]
         rows += [(name, "engine", self.timings[name]) for name in ENGINE_PHASES]
         return rows
 
     def step(self) -> None:
-        """Advance one month."""
+        """Advance one month: the phases in order; consecutive province phases run province by province
+        (each province through the whole stretch; they meet only at the next nation phase)."""
         ctx = self.ctx
         ctx.t = self.t
-        for phase in self.phases:
-            started = time.perf_counter()
-            ctx.module = phase.module
-            run_phase = phase.callable()
-            if phase.scope == "nation":
-                ctx.shard = None
-                run_phase(self.nation, ctx)
+        for scope, stretch in self._stretches:
+            if scope == "nation":
+                for phase in stretch:
+                    started = time.perf_counter()
+                    ctx.module, ctx.shard = phase.module, None
+                    phase.callable()(self.nation, ctx)
+                    self.timings[phase.name] += time.perf_counter() - started
             else:
-                self._each_province(phase.module, run_phase)
-            self.timings[phase.name] += time.perf_counter() - started
+                self._each_province(stretch)
         started = time.perf_counter()
         if self.check:
             for module in self.modules():
@@ -172,13 +189,19 @@ class Engine:
         self.timings["compaction"] += time.perf_counter() - started
         self.t += 1
 
-    def _each_province(self, module: Module, run_phase: Callable) -> None:
-        """Run a province phase in every province, on the engine's threads when it has more than one."""
+    def _each_province(self, stretch: list[Phase]) -> None:
+        """Run a stretch of province phases in every province, on the engine's threads when it has more than
+        one. Each province keeps its own phase timings (threads never add to the same counter)."""
 
         def run_in(shard: ProvinceShard) -> None:
             ctx = self._province_ctx[shard.code]
-            ctx.t, ctx.module = self.t, module
-            run_phase(shard, ctx)
+            ctx.t = self.t
+            timings = self._province_timings[shard.code]
+            for phase in stretch:
+                started = time.perf_counter()
+                ctx.module = phase.module
+                phase.callable()(shard, ctx)
+                timings[phase.name] += time.perf_counter() - started
 
         if self._pool is None:
             for shard in self.shards:
