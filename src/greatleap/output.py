@@ -97,6 +97,7 @@ def manifest(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(info.wall_seconds, 3),
         "threads": info.threads,
+        "workers": info.workers,
         "kernels": info.kernels,
         "resumed_at_month": info.resumed_at,
         "peak_memory_bytes": info.peak_memory_bytes,

@@ -40,6 +40,7 @@ class RunInfo:
     threads: int = 1
     kernels: str = "numba"
     resumed_at: int | None = None
+    workers: int = 1  # processes the provinces were spread over (see greatleap.distributed)
 
 
 def available_cores() -> int:

@@ -163,17 +163,32 @@ class Engine:
     def step(self) -> None:
         """Advance one month: the phases in order; consecutive province phases run province by province
         (each province through the whole stretch; they meet only at the next nation phase)."""
+        for index in range(len(self._stretches)):
+            self.run_stretch(index)
+        self.end_month()
+
+    @property
+    def stretches(self) -> list[tuple[str, list[Phase]]]:
+        """The month's plan as stretches of consecutive phases of one scope ("province" or "nation")."""
+        return self._stretches
+
+    def run_stretch(self, index: int) -> None:
+        """Run stretch `index` of this month (a sharded run calls this on its workers and on the state)."""
+        self.ctx.t = self.t
+        scope, stretch = self._stretches[index]
+        if scope == "nation":
+            ctx = self.ctx
+            for phase in stretch:
+                started = time.perf_counter()
+                ctx.module, ctx.shard = phase.module, None
+                phase.callable()(self.nation, ctx)
+                self.timings[phase.name] += time.perf_counter() - started
+        else:
+            self._each_province(stretch)
+
+    def end_month(self) -> None:
+        """The engine's own phases after the plan (checks, compaction in December); then the next month."""
         ctx = self.ctx
-        ctx.t = self.t
-        for scope, stretch in self._stretches:
-            if scope == "nation":
-                for phase in stretch:
-                    started = time.perf_counter()
-                    ctx.module, ctx.shard = phase.module, None
-                    phase.callable()(self.nation, ctx)
-                    self.timings[phase.name] += time.perf_counter() - started
-            else:
-                self._each_province(stretch)
         started = time.perf_counter()
         if self.check:
             for module in self.modules():

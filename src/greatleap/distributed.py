@@ -1,0 +1,248 @@
+"""Sharded runs: the provinces spread over workers that meet the state between stretches of the month.
+
+A month is a sequence of stretches (`Engine.stretches`): runs of province phases, which touch only a
+province's own shard and its own row of the nation's tables, separated by nation phases, which read every
+province's row. A sharded run gives each worker an ordinary `Engine` over some of the provinces, and keeps
+the state (an `Engine` over no province) in the calling process. For a province stretch the state sends
+every worker its nation tables and the persons routed to its provinces; the workers run the stretch and
+send back their provinces' rows and the persons leaving them; the state then runs the next nation stretch.
+Every number crosses the wire unchanged and every draw comes from its province's (or the nation's) own
+stream, so N workers give the bytes of one process (tests/test_distributed.py).
+
+Workers are Ray actors (`greatleap run --workers N`, a local Ray bound to 127.0.0.1, or `--address` for a
+cluster), or plain in-process objects (`backend="local"`, the same protocol without Ray, for tests and
+debugging). Provinces are dealt to workers largest first, each to the least loaded worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from greatleap.core import kernels
+from greatleap.core.calendar import Calendar
+from greatleap.core.data import provinces
+from greatleap.core.engine import Engine
+from greatleap.core.errors import ConfigError
+from greatleap.core.results import Results
+from greatleap.core.world import build_province, start_population
+from greatleap.plan import build_phases, module_classes
+from greatleap.scenario import Scenario
+from greatleap.sim import RunInfo, peak_memory_bytes
+
+Columns = dict[str, np.ndarray]
+
+
+def _engine(scenario: Scenario, codes: list[str], check: bool = False) -> Engine:
+    """An engine over the provinces `codes` (none: the state alone), built as `Sim.build` builds one."""
+    run = scenario.run
+    shards = [build_province(p, scenario.world, run.scale, run.seed) for p in provinces() if p.code in codes]
+    sections = {cls.name: scenario.section(cls.name) for cls in module_classes()}
+    phases, modules = build_phases(sections)
+    calendar = Calendar.parse(run.start, run.end)
+    return Engine(phases, calendar, shards, check=check, seed=run.seed, modules=modules)
+
+
+def _table_columns(table, rows: np.ndarray | None = None) -> Columns:
+    return {name: (table.column(name) if rows is None else table.column(name)[rows]).copy() for name in table.names}
+
+
+class ShardWorker:
+    """A worker: an engine over some provinces, driven stretch by stretch by the state."""
+
+    def __init__(self, scenario_toml: str, codes: list[str], check: bool, kernel_backend: str) -> None:
+        import tomllib
+
+        self._backend = kernel_backend
+        with kernels.use(kernel_backend):  # type: ignore[arg-type]
+            self.engine = _engine(Scenario.from_dict(tomllib.loads(scenario_toml)), codes, check)
+        self.codes = [shard.code for shard in self.engine.shards]
+        self.rows = np.array([shard.index for shard in self.engine.shards], dtype=np.int64)
+
+    def province_rows(self) -> Columns:
+        """This worker's rows of the nation's province table (every column)."""
+        return _table_columns(self.engine.nation.provinces, self.rows)
+
+    def run_stretch(
+        self, index: int, province_table: Columns, state_table: Columns, inbox: dict[str, list[Columns]]
+    ) -> tuple[Columns, dict[str, Columns]]:
+        """Take the state's tables and the persons routed here, run stretch `index` in every province of this
+        worker; return this worker's province rows and the persons its provinces post for other provinces."""
+        nation = self.engine.nation
+        for name, values in province_table.items():
+            nation.provinces.column(name)[:] = values
+        for name, values in state_table.items():
+            nation.state.column(name)[:] = values
+        nation.inbox.clear()
+        nation.inbox.update(inbox)
+        with kernels.use(self._backend):  # type: ignore[arg-type]
+            self.engine.run_stretch(index)
+        outbox = {code: nation.outbox.pop(code) for code in list(nation.outbox)}
+        return self.province_rows(), outbox
+
+    def end_month(self) -> int:
+        self.engine.end_month()
+        return sum(int(shard.persons.count) for shard in self.engine.shards)
+
+    def recorded(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[tuple[str, str, float]]]:
+        """The results of this worker's provinces (values and filled flags by province code) and its timings."""
+        recorder = self.engine.recorder
+        codes = self.codes
+        return (
+            {c: recorder.values[c] for c in codes},
+            {c: recorder.filled[c] for c in codes},
+            self.engine.plan_rows(),
+        )
+
+    def summary(self) -> dict[str, float]:
+        shards = self.engine.shards
+        return {
+            "persons": float(sum(int(s.persons.alive.sum()) for s in shards)),
+            "communes": float(sum(s.communes.count for s in shards)),
+            "represented": float(sum(s.communes.weight.sum() for s in shards)),
+            "state_bytes": float(sum(t.nbytes for s in shards for t in s.tables().values())),
+            "bytes_per_person": float(shards[0].persons.nbytes_per_row) if shards else 0.0,
+        }
+
+
+def deal_provinces(scenario: Scenario, workers: int) -> list[list[str]]:
+    """Provinces dealt to `workers` groups: largest population first, each to the least loaded group (ties to
+    the lowest group), so that the groups finish a stretch together. Deterministic."""
+    loads = [0.0] * workers
+    groups: list[list[str]] = [[] for _ in range(workers)]
+    sizes = {p.code: sum(start_population(p, scenario.world)) for p in provinces()}
+    for code in sorted(sizes, key=lambda c: (-sizes[c], c)):
+        lightest = min(range(workers), key=lambda i: (loads[i], i))
+        groups[lightest].append(code)
+        loads[lightest] += sizes[code]
+    return [sorted(group) for group in groups if group]
+
+
+class _Local:
+    """Workers as plain objects in this process: the protocol without Ray."""
+
+    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool) -> None:
+        self.workers = [ShardWorker(scenario_toml, group, check, kernels.backend()) for group in groups]
+
+    def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
+        arguments = arguments or [()] * len(self.workers)
+        return [getattr(w, method)(*a) for w, a in zip(self.workers, arguments, strict=True)]
+
+    def close(self) -> None:
+        self.workers = []
+
+
+class _Ray:
+    """Workers as Ray actors (one CPU each)."""
+
+    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool, address: str) -> None:
+        from greatleap.ensemble import _connect_ray
+
+        self._started = _connect_ray(address, len(groups))
+        import ray
+
+        actor = ray.remote(num_cpus=1, max_restarts=0)(ShardWorker)
+        self.workers = [actor.remote(scenario_toml, group, check, kernels.backend()) for group in groups]
+
+    def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
+        import ray
+
+        arguments = arguments or [()] * len(self.workers)
+        return ray.get([getattr(w, method).remote(*a) for w, a in zip(self.workers, arguments, strict=True)])
+
+    def close(self) -> None:
+        import ray
+
+        for worker in self.workers:
+            ray.kill(worker)
+        self.workers = []
+        if self._started:
+            ray.shutdown()
+
+
+def run_sharded(
+    scenario: Scenario,
+    workers: int,
+    backend: str = "ray",
+    address: str = "local",
+    check: bool = False,
+    on_month: Callable[[int], None] | None = None,
+) -> tuple[Results, RunInfo]:
+    """Run `scenario` with its provinces spread over `workers` workers; the results equal a one-process run's."""
+    if workers < 1:
+        raise ConfigError(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
+    started = time.perf_counter()
+    groups = deal_provinces(scenario, workers)
+    toml = scenario.to_toml()
+    pool = _Local(groups, toml, check) if backend == "local" else _Ray(groups, toml, check, address)
+    try:
+        state = _engine(scenario, [], check)
+        nation = state.nation
+        codes = [code for group in groups for code in group]
+        rows_of = [np.array([nation.row(code) for code in group], dtype=np.int64) for group in groups]
+        for code in codes:
+            state.recorder.add_province(code)
+
+        def merge(province_rows: list[Columns]) -> None:
+            for rows, columns in zip(rows_of, province_rows, strict=True):
+                for name, values in columns.items():
+                    nation.provinces.column(name)[rows] = values
+
+        # The provinces' initialisation wrote their own rows of the province table.
+        merge(pool.call("province_rows"))
+        persons_initial = 0.0
+        summaries = pool.call("summary")
+        persons_initial = sum(s["persons"] for s in summaries)
+        person_months = 0
+        for _ in range(state.calendar.n_months):
+            for index, (scope, _phases) in enumerate(state.stretches):
+                if scope == "nation":
+                    state.run_stretch(index)
+                    continue
+                province_table = _table_columns(nation.provinces)
+                state_table = _table_columns(nation.state)
+                arguments = []
+                for group in groups:
+                    inbox = {code: nation.inbox.pop(code) for code in group if code in nation.inbox}
+                    arguments.append((index, province_table, state_table, inbox))
+                replies = pool.call("run_stretch", arguments)
+                merge([rows for rows, _ in replies])
+                for _, outbox in replies:
+                    nation.outbox.update(outbox)
+            person_months += sum(pool.call("end_month"))
+            state.end_month()
+            if on_month is not None:
+                on_month(state.t)
+        recorder = state.recorder
+        timings: dict[str, float] = dict.fromkeys((name for name, _, _ in state.plan_rows()), 0.0)
+        modules = {name: module for name, module, _ in state.plan_rows()}
+        for name, _, seconds in state.plan_rows():
+            timings[name] += seconds
+        for values, filled, rows in pool.call("recorded"):
+            for code in values:
+                recorder.values[code][...] = values[code]
+                recorder.filled[code][...] = filled[code]
+            for name, _, seconds in rows:
+                timings[name] += seconds
+        summaries = pool.call("summary")
+    finally:
+        pool.close()
+    results = Results.from_recorder(recorder, state.calendar)
+    info = RunInfo(
+        wall_seconds=time.perf_counter() - started,
+        peak_memory_bytes=peak_memory_bytes(),
+        persons_initial=int(persons_initial),
+        person_months=person_months,
+        state_bytes_per_person=summaries[0]["bytes_per_person"],
+        state_bytes_total=int(sum(s["state_bytes"] for s in summaries)),
+        communes_simulated=int(sum(s["communes"] for s in summaries)),
+        communes_represented=float(sum(s["represented"] for s in summaries)),
+        phase_seconds=[(name, modules[name], seconds) for name, seconds in timings.items()],
+        threads=1,
+        kernels=kernels.backend(),
+        workers=len(groups),
+    )
+    return results, info
