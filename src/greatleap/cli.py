@@ -6,6 +6,7 @@ the key and what is allowed, and exits with code 2; nothing is written.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,8 @@ def _environment() -> None:
         kernels.backend()
     except ConfigError as err:
         fail(str(err))
+
+
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output keeps the table whole
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 1000)
 
@@ -78,77 +81,12 @@ def _sample_scale_override(scale: str) -> str:
     return _scale_override(scale)
 
 
-@app.command()
-def run(
-    scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path")
-    ] = "historical",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: section.key=value")] = None,
-    seed: Annotated[int | None, typer.Option(help="seed of every random stream")] = None,
-    scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder (default runs/<scenario>-<seed>)")] = None,
-    profile: Annotated[bool, typer.Option("--profile", help="print the phase plan with time per phase")] = False,
-    check: Annotated[bool, typer.Option("--check", help="verify accounting identities every month")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")] = False,
-    replicates: Annotated[
-        int, typer.Option(help="runs on seeds S, S+1, ...: medians and 5-95% bands beside the first seed's run")
-    ] = 1,
-    workers: Annotated[int, typer.Option(help="local worker processes for the replicates")] = 2,
-    threads: Annotated[
-        int | None, typer.Option(help="threads sharing the provinces (same results for any number; default: cores)")
-    ] = None,
-) -> None:
-    """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures (with --replicates N,
-    also replicates.parquet and annual_quantiles.parquet, and the figures and summary over the replicates)."""
+def _report_run(loaded, info, results, reps, written: list[Path], out_dir: Path, show: bool, profile: bool) -> None:
+    """The summary beside the record (and the phase plan under --profile) after a run or a resumed run."""
     from greatleap.compare import recall_date
-    from greatleap.ensemble import Job, run_jobs, seeds
-    from greatleap.output import default_out_dir, write_run
-    from greatleap.replicates import Replicates, replicate_values
     from greatleap.report import summary_rows, summary_table_rows
-    from greatleap.scenario import Scenario
-    from greatleap.sim import Sim, available_cores
 
-    _require_at_least("--replicates", replicates, 1)
-    _require_at_least("--workers", workers, 1)
-    if threads is not None:
-        _require_at_least("--threads", threads, 1)
-    overrides = list(set_ or [])
-    if seed is not None:
-        _require_at_least("--seed", seed, 0)
-        overrides.append(f"run.seed={seed}")
-    if scale is not None:
-        overrides.append(_scale_override(scale))
-    try:
-        loaded = Scenario.load(scenario, overrides)
-        replicate_seeds = seeds(loaded.run.seed, replicates)
-        jobs = [Job(scenario, (*overrides, f"run.seed={s}")) for s in replicate_seeds[1:]]  # the first runs here
-        for job in jobs:  # validate every seed before running anything
-            job.load()
-    except ConfigError as err:
-        fail(str(err))
-    out_dir = out or default_out_dir(loaded)
-    if out_dir.exists() and not out_dir.is_dir():
-        fail(f"--out: {out_dir} exists and is not a folder")
-
-    sim = Sim(loaded, check=check, threads=threads or available_cores())
-    reps = None
-    show = not quiet
-    with _progress(disable=not show) as progress:
-        if replicates > 1:
-            runs_task = progress.add_task(f"replicates of {loaded.name}", total=replicates)
-        task = progress.add_task(f"building {loaded.name}", total=sim.calendar.n_months)
-        sim.build()
-        progress.update(task, description=f"simulating {loaded.name}")
-        results = sim.run(
-            on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7])
-        )
-        if replicates > 1:  # the first seed ran here (its monthly series and figures); the others in workers
-            progress.update(task, visible=False)
-            progress.advance(runs_task)
-            others = run_jobs(jobs, replicate_values, workers=workers, on_done=lambda _: progress.advance(runs_task))
-            reps = Replicates.collect(replicate_seeds, [replicate_values(results), *others])
-    assert sim.info is not None
-    written = write_run(results, loaded, sim.info, out_dir, reps)
+    replicates = 1 if reps is None else len(reps.seeds)
 
     if show:
         headers, cells = summary_table_rows(summary_rows(results)) if reps is None else reps.summary_table_rows()
@@ -169,7 +107,6 @@ def run(
             console.print(table)
         if reps is not None and reps.excess_text() is not None:
             console.print(reps.excess_text(), markup=False, highlight=False)
-        info = sim.info
         console.print(
             f"{info.persons_initial:,} persons in {info.communes_simulated} simulated communes standing for "
             f"{info.communes_represented:,.0f}; {info.wall_seconds:.1f} s; "
@@ -183,17 +120,179 @@ def run(
         console.print(f"policies recalled{first}: {'never' if recall is None else f'{recall:%Y-%m}'}")
         console.print(f"wrote {len(written)} files to {out_dir}/")
     if profile:
-        assert sim.info is not None
         table = Table(title="phase plan (per month, in order)", title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("phase")
         table.add_column("module")
         table.add_column("seconds", justify="right")
         table.add_column("share", justify="right")
-        total = sum(s for _, _, s in sim.info.phase_seconds) or 1.0
-        for i, (phase, module, seconds) in enumerate(sim.info.phase_seconds, 1):
+        total = sum(s for _, _, s in info.phase_seconds) or 1.0
+        for i, (phase, module, seconds) in enumerate(info.phase_seconds, 1):
             table.add_row(str(i), phase, module, f"{seconds:.3f}", f"{100 * seconds / total:.0f}%")
         console.print(table)
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path")
+    ] = "historical",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: section.key=value")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of every random stream")] = None,
+    scale: Annotated[str | None, typer.Option(help="sample | full | communes per province")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default runs/<scenario>-<seed>)")] = None,
+    profile: Annotated[bool, typer.Option("--profile", help="print the phase plan with time per phase")] = False,
+    check: Annotated[bool, typer.Option("--check", help="verify accounting identities every month")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")] = False,
+    replicates: Annotated[
+        int, typer.Option(help="runs on seeds S, S+1, ...: medians and 5-95% bands beside the first seed's run")
+    ] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="with --replicates: processes for the replicates (default 2); else N > 1 spreads the provinces "
+            "over N Ray workers (same results as one process)"
+        ),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray for --workers: local (default, on 127.0.0.1), auto or HOST:PORT")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="threads sharing the provinces (same results for any number; default: cores)")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(help="save the state every K months into OUT/checkpoint/ (continue with `greatleap resume OUT`)"),
+    ] = None,
+) -> None:
+    """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures (with --replicates N,
+    also replicates.parquet and annual_quantiles.parquet, and the figures and summary over the replicates)."""
+    from greatleap.core.calendar import Calendar
+    from greatleap.ensemble import Job, run_jobs, seeds
+    from greatleap.output import default_out_dir, write_run
+    from greatleap.replicates import Replicates, replicate_values
+    from greatleap.scenario import Scenario
+    from greatleap.sim import Sim, available_cores
+
+    _require_at_least("--replicates", replicates, 1)
+    if workers is not None:
+        _require_at_least("--workers", workers, 1)
+    sharded = replicates == 1 and ((workers or 1) > 1 or address is not None)
+    if threads is not None:
+        _require_at_least("--threads", threads, 1)
+    if checkpoint_every is not None:
+        _require_at_least("--checkpoint-every", checkpoint_every, 1)
+        if replicates > 1:
+            fail("--checkpoint-every: not with --replicates (allowed: checkpoints of a single run)")
+        if sharded:
+            fail("--checkpoint-every: not with --workers or --address (allowed: checkpoints of a one-process run)")
+    if address is not None:
+        from greatleap.ensemble import require_ray
+
+        try:
+            require_ray()
+        except ConfigError as err:
+            fail(str(err))
+    overrides = list(set_ or [])
+    if seed is not None:
+        _require_at_least("--seed", seed, 0)
+        overrides.append(f"run.seed={seed}")
+    if scale is not None:
+        overrides.append(_scale_override(scale))
+    try:
+        loaded = Scenario.load(scenario, overrides)
+        replicate_seeds = seeds(loaded.run.seed, replicates)
+        jobs = [Job(scenario, (*overrides, f"run.seed={s}")) for s in replicate_seeds[1:]]  # the first runs here
+        for job in jobs:  # validate every seed before running anything
+            job.load()
+    except ConfigError as err:
+        fail(str(err))
+    out_dir = out or default_out_dir(loaded)
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out: {out_dir} exists and is not a folder")
+
+    show = not quiet
+    if sharded:
+        from greatleap.distributed import run_sharded
+
+        n_workers = workers or 2
+        with _progress(disable=not show) as progress:
+            n_months = Calendar.parse(loaded.run.start, loaded.run.end).n_months
+            task = progress.add_task(f"simulating {loaded.name} on {n_workers} Ray workers", total=n_months)
+            try:
+                results, info = run_sharded(
+                    loaded, n_workers, address=address or "local", check=check,
+                    on_month=lambda t: progress.update(task, completed=t),
+                )  # fmt: skip
+            except ConfigError as err:
+                fail(str(err))
+        written = write_run(results, loaded, info, out_dir)
+        _report_run(loaded, info, results, None, written, out_dir, show, profile)
+        return
+    sim = Sim(loaded, check=check, threads=threads or available_cores())
+    reps = None
+    with _progress(disable=not show) as progress:
+        if replicates > 1:
+            runs_task = progress.add_task(f"replicates of {loaded.name}", total=replicates)
+        task = progress.add_task(f"building {loaded.name}", total=sim.calendar.n_months)
+        sim.build()
+        progress.update(task, description=f"simulating {loaded.name}")
+        results = sim.run(
+            on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7]),
+            checkpoint_every=checkpoint_every,
+            checkpoint_to=out_dir,
+        )
+        if replicates > 1:  # the first seed ran here (its monthly series and figures); the others in workers
+            progress.update(task, visible=False)
+            progress.advance(runs_task)
+            others = run_jobs(
+                jobs, replicate_values, workers=workers or 2, address=address,
+                on_done=lambda _: progress.advance(runs_task),
+            )  # fmt: skip
+            reps = Replicates.collect(replicate_seeds, [replicate_values(results), *others])
+    assert sim.info is not None
+    written = write_run(results, loaded, sim.info, out_dir, reps)
+    if checkpoint_every is not None:  # the run is complete: its checkpoint is spent
+        shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
+    _report_run(loaded, sim.info, results, reps, written, out_dir, show, profile)
+
+
+@app.command()
+def resume(
+    folder: Annotated[Path, typer.Argument(help="the folder of a run saved with --checkpoint-every")],
+    threads: Annotated[
+        int | None, typer.Option(help="threads sharing the provinces (same results for any number; default: cores)")
+    ] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="go on saving the state every K months")] = None,
+    profile: Annotated[bool, typer.Option("--profile", help="print the phase plan with time per phase")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")] = False,
+) -> None:
+    """Continue a run from its last checkpoint and write its results into FOLDER, the same bytes an unbroken
+    run writes."""
+    from greatleap.output import write_run
+    from greatleap.sim import Sim, available_cores
+
+    if threads is not None:
+        _require_at_least("--threads", threads, 1)
+    if checkpoint_every is not None:
+        _require_at_least("--checkpoint-every", checkpoint_every, 1)
+    try:
+        sim = Sim.resume(folder, threads=threads or available_cores())
+    except ConfigError as err:
+        fail(str(err))
+    show = not quiet
+    with _progress(disable=not show) as progress:
+        n_months = sim.calendar.n_months
+        task = progress.add_task(f"resuming {sim.scenario.name}", total=n_months, completed=sim.resumed_at)
+        results = sim.run(
+            on_month=lambda t: progress.update(task, completed=t, description=str(sim.calendar.date(t - 1))[:7]),
+            checkpoint_every=checkpoint_every,
+            checkpoint_to=folder,
+        )
+    assert sim.info is not None
+    written = write_run(results, sim.scenario, sim.info, folder)
+    shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # the run is complete: its checkpoint is spent
+    _report_run(sim.scenario, sim.info, results, None, written, folder, show, profile)
 
 
 @app.command()
@@ -502,6 +601,151 @@ def dashboard(
     ]  # fmt: skip
     console.print(f"the policy lab: http://{host}:{port} (Ctrl-C stops it)")
     raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+def sweep(
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="a parameter to vary: KEY=LOW:HIGH (grid: KEY=LOW:HIGH:LEVELS) or KEY=V1,V2,..."
+        ),
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="built-in scenario name or TOML path (default historical)")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="fixed override for every run: key=value")] = None,
+    design: Annotated[str | None, typer.Option(help="grid | sobol | latin (default grid)")] = None,
+    points: Annotated[int | None, typer.Option(help="points of a sobol or latin design (Sobol: best 2^k)")] = None,
+    levels: Annotated[int | None, typer.Option(help="grid levels of each range (default 3)")] = None,
+    seeds: Annotated[int | None, typer.Option(help="replicate seeds per point: S, S+1, ... (default 1)")] = None,
+    seed: Annotated[int | None, typer.Option(help="first seed S, also the sobol or latin design's (default 1)")] = None,
+    scale: Annotated[str | None, typer.Option(help="sample | communes per province")] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            help="a summary output: VARIABLE:YEAR or excess_deaths (default: excess deaths 1959-61, cdr 1960, "
+            "grain 1960, steel 1958)",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="local worker processes (with --address local: Ray's CPUs)")] = 2,
+    address: Annotated[
+        str | None,
+        typer.Option(help="run on Ray: local (started here, bound to 127.0.0.1), auto, or a cluster's address"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output folder (default runs/sweep-<scenario>); a sweep's folder resumes it")
+    ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="summarize the runs finished so far; run nothing")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
+) -> None:
+    """Run a design of parameter values x seeds, one Parquet file per run (resumable: a rerun of the same command,
+    or `--out FOLDER` alone, runs only the missing runs), then summary.csv and summary.png over the finished
+    runs."""
+    from greatleap import sweep as sw
+    from greatleap.ensemble import require_ray
+    from greatleap.scenario import Scenario
+
+    _require_at_least("--workers", workers, 1)
+    try:
+        if address is not None and not summary_only:
+            require_ray()
+        if not param:  # resume (or summarize) the sweep stored in --out, from its own arguments
+            given = {"--scenario": scenario, "--set": set_, "--design": design, "--points": points}
+            given |= {"--levels": levels, "--seeds": seeds, "--seed": seed, "--scale": scale}
+            named = [option for option, value in given.items() if value is not None]
+            if named:
+                fail(f"{named[0]}: needs --param (allowed: the sweep's full arguments, or --out FOLDER alone)")
+            stored = None if out is None else sw.load_sweep(out)
+            if stored is None:
+                where = "" if out is None else f" and {out} holds no sweep"
+                fail(f"--param: none given{where} (allowed: KEY=LOW:HIGH or KEY=V1,V2,..., or a sweep's --out)")
+            assert stored is not None
+            planned = stored
+            sw.check_scenario(planned)
+        else:
+            overrides = list(set_ or [])
+            if scale is not None:
+                overrides.append(_sample_scale_override(scale))
+            first, count = 1 if seed is None else seed, 1 if seeds is None else seeds
+            planned = sw.plan(
+                scenario or "historical", overrides, param, design or "grid", points, levels, count, first, output
+            )
+        outputs = sw.outputs_for(output, planned)
+        out_dir = out or Path("runs") / f"sweep-{Scenario.load(planned.scenario, list(planned.overrides)).name}"
+        if out_dir.exists() and not out_dir.is_dir():
+            fail(f"--out: {out_dir} exists and is not a folder")
+        total = len(planned.runs())
+        if summary_only:
+            stored = sw.load_sweep(out_dir)
+            if stored is None:
+                fail(f"--out: {out_dir} holds no sweep to summarize (allowed: a sweep's folder)")
+            assert stored is not None
+            sw.check_same(out_dir, planned, stored)
+            planned = stored
+        else:
+            with sw.locked(out_dir):
+                planned = sw.prepare(out_dir, planned)
+                todo = sw.missing_runs(out_dir, planned)
+                if not quiet:
+                    console.print(f"{out_dir}: {total - len(todo)} of {total} runs done; running {len(todo)}")
+                with _progress(disable=quiet) as progress:
+                    task = progress.add_task(f"sweep of {planned.scenario}", total=len(todo))
+                    try:
+                        sw.execute(out_dir, planned, todo, workers, address, lambda _: progress.advance(task))
+                    except ConfigError:
+                        raise
+                    except Exception as err:  # a failed run: the finished ones are saved; one line, no traceback
+                        line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                        progress.stop()
+                        errors.print(
+                            f"error: a run failed ({type(err).__name__}: {line}); the finished runs are saved in "
+                            f"{out_dir}/{sw.RUNS_DIR}/, and the same command resumes",
+                            markup=False,
+                            highlight=False,
+                            soft_wrap=True,
+                        )
+                        raise typer.Exit(1) from None
+        outputs = sw.outputs_for(output, planned)  # the stored sweep's outputs when --output is not given
+    except ConfigError as err:
+        fail(str(err))
+
+    summary = sw.summarize(out_dir, planned, outputs)
+    if summary.finished == 0:
+        console.print(f"{out_dir}: no run has finished yet; no summary written")
+        return
+    sw.write_summary(summary, out_dir)
+    if quiet:
+        return
+    shown = 40
+    table = Table(
+        title=f"sweep: {sw.title(planned, summary.finished)}; median [5-95%] over seeds", title_justify="left"
+    )
+    for header in ("point", *(p.key for p in planned.parameters), "runs", *(o.label for o in outputs)):
+        table.add_column(header, justify="right")
+    for point in sorted(summary.per_point)[:shown]:
+        values = [sw.value_text(v) for v in planned.values[point]]
+        cells = []
+        for o in outputs:
+            interval = summary.per_point[point][o.name]
+            cell = sw.number(interval.median)
+            if summary.runs_per_point[point] > 1:
+                cell += f" [{sw.number(interval.low)}, {sw.number(interval.high)}]"
+            cells.append(cell)
+        table.add_row(str(point), *values, f"{summary.runs_per_point[point]}/{planned.seed_count}", *cells)
+    if len(summary.per_point) > shown:
+        table.caption = f"the first {shown} of {len(summary.per_point)} points; every one is in summary.csv"
+        table.caption_justify = "left"
+    if not console.is_terminal:  # piped: the table whole, at its own width
+        Console(width=console.measure(table, options=console.options.update_width(1000)).maximum).print(table)
+    else:
+        console.print(table)
+    console.print(
+        f"wrote {sw.RUNS_DIR}/ ({summary.finished} of {total} runs), {', '.join(sw.SUMMARY_FILES)} to {out_dir}/"
+    )
 
 
 def main() -> None:  # pragma: no cover - the console entry point

@@ -139,9 +139,9 @@ class _Ray:
     """Workers as Ray actors (one CPU each)."""
 
     def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool, address: str) -> None:
-        from greatleap.ensemble import _connect_ray
+        from greatleap.ensemble import connect_ray
 
-        self._started = _connect_ray(address, len(groups))
+        self._started = connect_ray(address, len(groups))
         import ray
 
         actor = ray.remote(num_cpus=1, max_restarts=0)(ShardWorker)
