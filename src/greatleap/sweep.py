@@ -51,6 +51,7 @@ from greatleap.core.errors import ConfigError
 from greatleap.core.io import atomic_path, write_bytes_atomic
 from greatleap.core.params import field_bounds
 from greatleap.core.results import NATION, Results
+from greatleap.core.streams import make_generator
 from greatleap.ensemble import Job, run_jobs, seeds
 from greatleap.replicates import Interval, seed_text
 from greatleap.scenario import Scenario, ScenarioSchema, _describe_allowed, parse_override, toml_value
@@ -248,10 +249,11 @@ def _unit_sample(design: str, dimensions: int, points: int, seed: int) -> np.nda
     from scipy.stats import qmc
 
     cls = qmc.Sobol if design == "sobol" else qmc.LatinHypercube
+    generator = make_generator(seed, "sweep", design)  # a named stream, like every draw of greatleap's
     try:
-        sampler = cls(dimensions, scramble=True, rng=np.random.default_rng(seed))
+        sampler = cls(dimensions, scramble=True, rng=generator)
     except TypeError:  # scipy < 1.15 calls it `seed`
-        sampler = cls(dimensions, scramble=True, seed=np.random.default_rng(seed))
+        sampler = cls(dimensions, scramble=True, seed=generator)
     with warnings.catch_warnings():  # Sobol points are best balanced in powers of 2; any count is allowed
         warnings.simplefilter("ignore", UserWarning)
         return sampler.random(points)
