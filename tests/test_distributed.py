@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from greatleap.core.data import provinces
 from greatleap.core.world import start_population
 from greatleap.distributed import deal_provinces, run_sharded
-from greatleap.sim import Sim
+from greatleap.sim import Sim, available_cores
 from tests.conftest import small_scenario
 
 GREATLEAP = [sys.executable, "-m", "greatleap"]
@@ -32,9 +33,9 @@ def one_process() -> tuple[bytes, bytes]:
     return table_bytes(results.monthly), table_bytes(results.annual)
 
 
-@pytest.mark.parametrize("workers", [1, 3])
-def test_n_workers_give_the_bytes_of_one_process(one_process, workers):
-    results, info = run_sharded(small_scenario(), workers, backend="local")
+@pytest.mark.parametrize(("backend", "workers"), [("local", 1), ("local", 3), ("processes", 2)])
+def test_n_workers_give_the_bytes_of_one_process(one_process, backend, workers):
+    results, info = run_sharded(small_scenario(), workers, backend=backend)
     assert (table_bytes(results.monthly), table_bytes(results.annual)) == one_process
     assert info.workers == workers
 
@@ -92,6 +93,16 @@ def test_a_plain_run_never_imports_ray():
         text=True,
     )
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_a_plain_run_on_the_cores_writes_the_bytes_of_one_process(tmp_path):
+    """`greatleap run` spreads the provinces over worker processes by default; `--workers 1` is one process."""
+    for name, workers in (("default", []), ("one", ["--workers", "1"])):
+        subprocess.run([*GREATLEAP, "run", *SMALL, "-q", "--out", str(tmp_path / name), *workers], check=True)
+    for name in ("monthly.parquet", "annual.parquet"):
+        assert (tmp_path / "default" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    manifests = [json.loads((tmp_path / name / "manifest.json").read_text()) for name in ("default", "one")]
+    assert manifests[1]["workers"] == 1 and manifests[0]["workers"] == min(available_cores(), 29)
 
 
 def test_bad_worker_options_are_refused_in_one_line():

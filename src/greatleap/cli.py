@@ -150,12 +150,13 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="with --replicates: processes for the replicates (default 2); else N > 1 spreads the provinces "
-            "over N Ray workers (same results as one process)"
+            help="processes sharing the provinces (same results for any number; default: the cores, 1 with "
+            "--checkpoint-every); with --replicates: processes for the replicates (default 2)"
         ),
     ] = None,
     address: Annotated[
-        str | None, typer.Option(help="Ray for --workers: local (default, on 127.0.0.1), auto or HOST:PORT")
+        str | None,
+        typer.Option(help="run the workers on Ray: local (started here, on 127.0.0.1), auto or HOST:PORT"),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(help="threads sharing the provinces (same results for any number; default: cores)")
@@ -177,6 +178,8 @@ def run(
     _require_at_least("--replicates", replicates, 1)
     if workers is not None:
         _require_at_least("--workers", workers, 1)
+    if replicates == 1 and workers is None:  # a single run uses the machine's cores; a checkpointed one, one
+        workers = 1 if checkpoint_every is not None else available_cores()
     sharded = replicates == 1 and ((workers or 1) > 1 or address is not None)
     if threads is not None:
         _require_at_least("--threads", threads, 1)
@@ -216,13 +219,14 @@ def run(
         from greatleap.distributed import run_sharded
 
         n_workers = workers or 2
+        where = "Ray workers" if address is not None else "processes"
         with _progress(disable=not show) as progress:
             n_months = Calendar.parse(loaded.run.start, loaded.run.end).n_months
-            task = progress.add_task(f"simulating {loaded.name} on {n_workers} Ray workers", total=n_months)
+            task = progress.add_task(f"simulating {loaded.name} on {n_workers} {where}", total=n_months)
             try:
                 results, info = run_sharded(
-                    loaded, n_workers, address=address or "local", check=check,
-                    on_month=lambda t: progress.update(task, completed=t),
+                    loaded, n_workers, backend="processes" if address is None else "ray", address=address,
+                    check=check, on_month=lambda t: progress.update(task, completed=t),
                 )  # fmt: skip
             except ConfigError as err:
                 fail(str(err))

@@ -9,13 +9,16 @@ send back their provinces' rows and the persons leaving them; the state then run
 Every number crosses the wire unchanged and every draw comes from its province's (or the nation's) own
 stream, so N workers give the bytes of one process (tests/test_distributed.py).
 
-Workers are Ray actors (`greatleap run --workers N`, a local Ray bound to 127.0.0.1, or `--address` for a
-cluster), or plain in-process objects (`backend="local"`, the same protocol without Ray, for tests and
-debugging). Provinces are dealt to workers largest first, each to the least loaded worker.
+Workers are local processes (`greatleap run --workers N`, the default for a single run being the machine's
+cores: forked, each answering requests on a pipe, so both cores work even where Python holds its lock),
+Ray actors (`--address`: `local` starts a Ray bound to 127.0.0.1, or a cluster's address), or plain
+in-process objects (`backend="local"`, the same protocol in one process, for tests and debugging).
+Provinces are dealt to workers largest first, each to the least loaded worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -105,6 +108,7 @@ class ShardWorker:
             "represented": float(sum(s.communes.weight.sum() for s in shards)),
             "state_bytes": float(sum(t.nbytes for s in shards for t in s.tables().values())),
             "bytes_per_person": float(shards[0].persons.nbytes_per_row) if shards else 0.0,
+            "peak_bytes": float(peak_memory_bytes()),
         }
 
 
@@ -133,6 +137,75 @@ class _Local:
 
     def close(self) -> None:
         self.workers = []
+
+
+def _serve(connection, scenario_toml: str, codes: list[str], check: bool, kernel_backend: str) -> None:
+    """A worker process: build the worker, then answer (method, arguments) requests until told to stop."""
+    try:
+        worker = ShardWorker(scenario_toml, codes, check, kernel_backend)
+        connection.send(("ready", None))
+    except BaseException as err:  # the build failed: say so, then stop
+        connection.send(("error", f"{type(err).__name__}: {err}"))
+        return
+    while True:
+        request = connection.recv()
+        if request is None:
+            return
+        method, arguments = request
+        try:
+            connection.send(("ok", getattr(worker, method)(*arguments)))
+        except BaseException as err:
+            connection.send(("error", f"{type(err).__name__}: {err}"))
+            return
+
+
+class _Processes:
+    """Workers as local processes (forked where the platform allows), one pipe each: both cores of a machine
+    without Ray. The requests go out to every worker before any answer is read, so the workers run at once."""
+
+    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool) -> None:
+        import multiprocessing
+
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.connections = []
+        self.processes = []
+        for group in groups:
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(child, scenario_toml, group, check, kernels.backend()), daemon=True
+            )
+            process.start()
+            child.close()
+            self.connections.append(parent)
+            self.processes.append(process)
+        self._answers()  # every worker built
+
+    def _answers(self) -> list[Any]:
+        answers = []
+        for connection in self.connections:
+            status, value = connection.recv()
+            if status == "error":
+                raise RuntimeError(f"a worker process failed: {value}")
+            answers.append(value)
+        return answers
+
+    def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
+        arguments = arguments or [()] * len(self.connections)
+        for connection, args in zip(self.connections, arguments, strict=True):
+            connection.send((method, args))
+        return self._answers()
+
+    def close(self) -> None:
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.send(None)
+            connection.close()
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+        self.connections, self.processes = [], []
 
 
 class _Ray:
@@ -166,8 +239,8 @@ class _Ray:
 def run_sharded(
     scenario: Scenario,
     workers: int,
-    backend: str = "ray",
-    address: str = "local",
+    backend: str = "processes",
+    address: str | None = None,
     check: bool = False,
     on_month: Callable[[int], None] | None = None,
 ) -> tuple[Results, RunInfo]:
@@ -177,7 +250,12 @@ def run_sharded(
     started = time.perf_counter()
     groups = deal_provinces(scenario, workers)
     toml = scenario.to_toml()
-    pool = _Local(groups, toml, check) if backend == "local" else _Ray(groups, toml, check, address)
+    if backend == "local":
+        pool: Any = _Local(groups, toml, check)
+    elif backend == "processes":
+        pool = _Processes(groups, toml, check)
+    else:
+        pool = _Ray(groups, toml, check, address or "local")
     try:
         state = _engine(scenario, [], check)
         nation = state.nation
@@ -233,7 +311,9 @@ def run_sharded(
     results = Results.from_recorder(recorder, state.calendar)
     info = RunInfo(
         wall_seconds=time.perf_counter() - started,
-        peak_memory_bytes=peak_memory_bytes(),
+        # Each process's own peak, summed (an upper bound: the processes need not peak at once).
+        peak_memory_bytes=peak_memory_bytes()
+        + (0 if backend == "local" else int(sum(s["peak_bytes"] for s in summaries))),
         persons_initial=int(persons_initial),
         person_months=person_months,
         state_bytes_per_person=summaries[0]["bytes_per_person"],
