@@ -19,6 +19,7 @@ Provinces are dealt to workers largest first, each to the least loaded worker.
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -140,7 +141,9 @@ class _Local:
 
 
 def _serve(connection, scenario_toml: str, codes: list[str], check: bool, kernel_backend: str) -> None:
-    """A worker process: build the worker, then answer (method, arguments) requests until told to stop."""
+    """A worker process: build the worker, then answer (method, arguments) requests until told to stop.
+    Ctrl-C is the calling process's to handle (it closes the workers), so the worker ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         worker = ShardWorker(scenario_toml, codes, check, kernel_backend)
         connection.send(("ready", None))
@@ -271,9 +274,7 @@ def run_sharded(
 
         # The provinces' initialisation wrote their own rows of the province table.
         merge(pool.call("province_rows"))
-        persons_initial = 0.0
-        summaries = pool.call("summary")
-        persons_initial = sum(s["persons"] for s in summaries)
+        persons_initial = sum(s["persons"] for s in pool.call("summary"))
         person_months = 0
         for _ in range(state.calendar.n_months):
             for index, (scope, _phases) in enumerate(state.stretches):
@@ -295,10 +296,9 @@ def run_sharded(
             if on_month is not None:
                 on_month(state.t)
         recorder = state.recorder
-        timings: dict[str, float] = dict.fromkeys((name for name, _, _ in state.plan_rows()), 0.0)
-        modules = {name: module for name, module, _ in state.plan_rows()}
-        for name, _, seconds in state.plan_rows():
-            timings[name] += seconds
+        plan = state.plan_rows()  # the state's own time (nation phases), then each worker's added
+        modules = {name: module for name, module, _ in plan}
+        timings = {name: seconds for name, _, seconds in plan}
         for values, filled, rows in pool.call("recorded"):
             for code in values:
                 recorder.values[code][...] = values[code]
