@@ -329,7 +329,7 @@ def energy_balance_compiled(
     n = reserve.size
     n_households = household_food.size
     use_intensity = intensity.size > 0
-    need = np.empty(n, dtype=np.float32)
+    need = np.empty(n if by_need else 0, dtype=np.float32)  # read again only under `by_need`
     claim = np.empty(n if by_need else 0, dtype=np.float32)
     household_need = np.zeros(n_households)
     well_fed = np.zeros(n_households)
@@ -345,9 +345,9 @@ def energy_balance_compiled(
         if use_intensity:
             activity = activity * (one + (intensity[household_commune[h]] - one) * work_elasticity * rural_adult[c])
         person_need = bmr * (activity - hunger * pal_drop[c]) if alive[i] else zero
-        need[i] = person_need
         household_need[h] += person_need
         if by_need:
+            need[i] = person_need
             claim[i] = person_need * priority[c]
             shared_by[h] += claim[i]
         elif alive[i]:
@@ -375,6 +375,11 @@ def energy_balance_compiled(
         spare[h] += overflow
         if alive[i] and raised < reserve_max:
             room[h] += reference_mass[c]
+    extra_per_kg = np.zeros(n_households)  # each household's overflow per kg of its members' room
+    if overflowing:
+        for h in range(n_households):
+            if room[h] > 0:
+                extra_per_kg[h] = spare[h] / room[h]
     reserve_sum = np.zeros(n_households)
     undernourished = np.zeros(n_households)
     for i in range(n):
@@ -382,7 +387,7 @@ def energy_balance_compiled(
         h = household[i]
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         if overflowing:
-            raised = raised + (spare[h] / room[h] if room[h] > 0 else 0.0)
+            raised = raised + extra_per_kg[h]
         reserve[i] = min(raised, reserve_max)
         if alive[i]:
             reserve_sum[h] += reserve[i]
