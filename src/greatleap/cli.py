@@ -6,7 +6,6 @@ the key and what is allowed, and exits with code 2; nothing is written.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -168,6 +167,7 @@ def run(
 ) -> None:
     """Run a scenario and write monthly.parquet, annual.parquet, manifest.json and figures (with --replicates N,
     also replicates.parquet and annual_quantiles.parquet, and the figures and summary over the replicates)."""
+    from greatleap.core import checkpoint
     from greatleap.core.calendar import Calendar
     from greatleap.ensemble import Job, run_jobs, seeds
     from greatleap.output import default_out_dir, write_run
@@ -256,8 +256,8 @@ def run(
             reps = Replicates.collect(replicate_seeds, [replicate_values(results), *others])
     assert sim.info is not None
     written = write_run(results, loaded, sim.info, out_dir, reps)
-    if checkpoint_every is not None:  # the run is complete: its checkpoint is spent
-        shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
+    if checkpoint_every is not None:
+        checkpoint.discard(out_dir)
     _report_run(loaded, sim.info, results, reps, written, out_dir, show, profile)
 
 
@@ -273,6 +273,7 @@ def resume(
 ) -> None:
     """Continue a run from its last checkpoint and write its results into FOLDER, the same bytes an unbroken
     run writes."""
+    from greatleap.core import checkpoint
     from greatleap.output import write_run
     from greatleap.sim import Sim, available_cores
 
@@ -295,7 +296,7 @@ def resume(
         )
     assert sim.info is not None
     written = write_run(results, sim.scenario, sim.info, folder)
-    shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # the run is complete: its checkpoint is spent
+    checkpoint.discard(folder)
     _report_run(sim.scenario, sim.info, results, None, written, folder, show, profile)
 
 

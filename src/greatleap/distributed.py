@@ -27,48 +27,30 @@ from typing import Any
 import numpy as np
 
 from greatleap.core import kernels
-from greatleap.core.calendar import Calendar
 from greatleap.core.data import provinces
-from greatleap.core.engine import Engine
 from greatleap.core.errors import ConfigError
 from greatleap.core.results import Results
-from greatleap.core.world import build_province, start_population
-from greatleap.plan import build_phases, module_classes
+from greatleap.core.world import start_population
 from greatleap.scenario import Scenario
-from greatleap.sim import RunInfo, peak_memory_bytes
+from greatleap.sim import RunInfo, build_engine, peak_memory_bytes, world_summary
 
 Columns = dict[str, np.ndarray]
-
-
-def _engine(scenario: Scenario, codes: list[str], check: bool = False) -> Engine:
-    """An engine over the provinces `codes` (none: the state alone), built as `Sim.build` builds one."""
-    run = scenario.run
-    shards = [build_province(p, scenario.world, run.scale, run.seed) for p in provinces() if p.code in codes]
-    sections = {cls.name: scenario.section(cls.name) for cls in module_classes()}
-    phases, modules = build_phases(sections)
-    calendar = Calendar.parse(run.start, run.end)
-    return Engine(phases, calendar, shards, check=check, seed=run.seed, modules=modules)
-
-
-def _table_columns(table, rows: np.ndarray | None = None) -> Columns:
-    return {name: (table.column(name) if rows is None else table.column(name)[rows]).copy() for name in table.names}
 
 
 class ShardWorker:
     """A worker: an engine over some provinces, driven stretch by stretch by the state."""
 
-    def __init__(self, scenario_toml: str, codes: list[str], check: bool, kernel_backend: str) -> None:
-        import tomllib
-
+    def __init__(self, scenario: dict[str, Any], codes: list[str], check: bool, kernel_backend: str) -> None:
         self._backend = kernel_backend
         with kernels.use(kernel_backend):  # type: ignore[arg-type]
-            self.engine = _engine(Scenario.from_dict(tomllib.loads(scenario_toml)), codes, check)
+            self.engine = build_engine(Scenario.from_dict(scenario), codes, check)
         self.codes = [shard.code for shard in self.engine.shards]
         self.rows = np.array([shard.index for shard in self.engine.shards], dtype=np.int64)
 
     def province_rows(self) -> Columns:
         """This worker's rows of the nation's province table (every column)."""
-        return _table_columns(self.engine.nation.provinces, self.rows)
+        provinces = self.engine.nation.provinces
+        return {name: provinces.column(name)[self.rows] for name in provinces.names}
 
     def run_stretch(
         self, index: int, province_table: Columns, state_table: Columns, inbox: dict[str, list[Columns]]
@@ -102,15 +84,7 @@ class ShardWorker:
         )
 
     def summary(self) -> dict[str, float]:
-        shards = self.engine.shards
-        return {
-            "persons": float(sum(int(s.persons.alive.sum()) for s in shards)),
-            "communes": float(sum(s.communes.count for s in shards)),
-            "represented": float(sum(s.communes.weight.sum() for s in shards)),
-            "state_bytes": float(sum(t.nbytes for s in shards for t in s.tables().values())),
-            "bytes_per_person": float(shards[0].persons.nbytes_per_row) if shards else 0.0,
-            "peak_bytes": float(peak_memory_bytes()),
-        }
+        return world_summary(self.engine.shards)
 
 
 def deal_provinces(scenario: Scenario, workers: int) -> list[list[str]]:
@@ -129,8 +103,8 @@ def deal_provinces(scenario: Scenario, workers: int) -> list[list[str]]:
 class _Local:
     """Workers as plain objects in this process: the protocol without Ray."""
 
-    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool) -> None:
-        self.workers = [ShardWorker(scenario_toml, group, check, kernels.backend()) for group in groups]
+    def __init__(self, groups: list[list[str]], scenario: dict[str, Any], check: bool) -> None:
+        self.workers = [ShardWorker(scenario, group, check, kernels.backend()) for group in groups]
 
     def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
         arguments = arguments or [()] * len(self.workers)
@@ -140,12 +114,12 @@ class _Local:
         self.workers = []
 
 
-def _serve(connection, scenario_toml: str, codes: list[str], check: bool, kernel_backend: str) -> None:
+def _serve(connection, scenario: dict[str, Any], codes: list[str], check: bool, kernel_backend: str) -> None:
     """A worker process: build the worker, then answer (method, arguments) requests until told to stop.
     Ctrl-C is the calling process's to handle (it closes the workers), so the worker ignores it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        worker = ShardWorker(scenario_toml, codes, check, kernel_backend)
+        worker = ShardWorker(scenario, codes, check, kernel_backend)
         connection.send(("ready", None))
     except BaseException as err:  # the build failed: say so, then stop
         connection.send(("error", f"{type(err).__name__}: {err}"))
@@ -166,7 +140,7 @@ class _Processes:
     """Workers as local processes (forked where the platform allows), one pipe each: both cores of a machine
     without Ray. The requests go out to every worker before any answer is read, so the workers run at once."""
 
-    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool) -> None:
+    def __init__(self, groups: list[list[str]], scenario: dict[str, Any], check: bool) -> None:
         import multiprocessing
 
         methods = multiprocessing.get_all_start_methods()
@@ -176,7 +150,7 @@ class _Processes:
         for group in groups:
             parent, child = context.Pipe()
             process = context.Process(
-                target=_serve, args=(child, scenario_toml, group, check, kernels.backend()), daemon=True
+                target=_serve, args=(child, scenario, group, check, kernels.backend()), daemon=True
             )
             process.start()
             child.close()
@@ -214,14 +188,14 @@ class _Processes:
 class _Ray:
     """Workers as Ray actors (one CPU each)."""
 
-    def __init__(self, groups: list[list[str]], scenario_toml: str, check: bool, address: str) -> None:
+    def __init__(self, groups: list[list[str]], scenario: dict[str, Any], check: bool, address: str) -> None:
         from greatleap.ensemble import connect_ray
 
         self._started = connect_ray(address, len(groups))
         import ray
 
         actor = ray.remote(num_cpus=1, max_restarts=0)(ShardWorker)
-        self.workers = [actor.remote(scenario_toml, group, check, kernels.backend()) for group in groups]
+        self.workers = [actor.remote(scenario, group, check, kernels.backend()) for group in groups]
 
     def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
         import ray
@@ -252,15 +226,15 @@ def run_sharded(
         raise ConfigError(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
     started = time.perf_counter()
     groups = deal_provinces(scenario, workers)
-    toml = scenario.to_toml()
+    parameters = scenario.to_dict()  # every parameter, validated again where the worker builds its engine
     if backend == "local":
-        pool: Any = _Local(groups, toml, check)
+        pool: Any = _Local(groups, parameters, check)
     elif backend == "processes":
-        pool = _Processes(groups, toml, check)
+        pool = _Processes(groups, parameters, check)
     else:
-        pool = _Ray(groups, toml, check, address or "local")
+        pool = _Ray(groups, parameters, check, address or "local")
     try:
-        state = _engine(scenario, [], check)
+        state = build_engine(scenario, [], check)
         nation = state.nation
         codes = [code for group in groups for code in group]
         rows_of = [np.array([nation.row(code) for code in group], dtype=np.int64) for group in groups]
@@ -281,8 +255,8 @@ def run_sharded(
                 if scope == "nation":
                     state.run_stretch(index)
                     continue
-                province_table = _table_columns(nation.provinces)
-                state_table = _table_columns(nation.state)
+                province_table = nation.provinces.snapshot()
+                state_table = nation.state.snapshot()
                 arguments = []
                 for group in groups:
                     inbox = {code: nation.inbox.pop(code) for code in group if code in nation.inbox}

@@ -10,7 +10,7 @@ import os
 import resource
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from greatleap.core.calendar import Calendar
 from greatleap.core.engine import Engine
 from greatleap.core.errors import ConfigError
 from greatleap.core.results import Results
-from greatleap.core.world import build_world
+from greatleap.core.world import ProvinceShard, build_world
 from greatleap.plan import build_phases, module_classes
 from greatleap.scenario import Scenario
 
@@ -53,6 +53,31 @@ def peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def build_engine(
+    scenario: Scenario, codes: Collection[str] | None = None, check: bool = False, threads: int = 1
+) -> Engine:
+    """The engine of `scenario`: its world (or only the provinces `codes`; none at all: the state alone, as a
+    sharded run keeps it), the phase plan and the calendar."""
+    run = scenario.run
+    shards = build_world(scenario.world, run.scale, run.seed, codes)
+    phases, modules = build_phases({cls.name: scenario.section(cls.name) for cls in module_classes()})
+    calendar = Calendar.parse(run.start, run.end)
+    return Engine(phases, calendar, shards, check=check, seed=run.seed, modules=modules, threads=threads)
+
+
+def world_summary(shards: Sequence[ProvinceShard]) -> dict[str, float]:
+    """How big a world is: living persons, simulated communes and the real communes they stand for, bytes of
+    state (allocated, and per person row), and this process's peak memory (a run's info, or a worker's share)."""
+    return {
+        "persons": float(sum(int(s.persons.alive.sum()) for s in shards)),
+        "communes": float(sum(s.communes.count for s in shards)),
+        "represented": float(sum(s.communes.weight.sum() for s in shards)),
+        "state_bytes": float(sum(t.nbytes for s in shards for t in s.tables().values())),
+        "bytes_per_person": float(shards[0].persons.nbytes_per_row) if shards else 0.0,
+        "peak_bytes": float(peak_memory_bytes()),
+    }
+
+
 class Sim:
     """Build and run one scenario. `threads` share the provinces of each phase (the results are the same
     bytes for any number; see `Engine`): a single run may use the machine's cores, while runs that already
@@ -70,13 +95,7 @@ class Sim:
         self.resumed_at: int | None = None  # months done when this run was resumed from a checkpoint
 
     def build(self) -> Engine:
-        run = self.scenario.run
-        shards = build_world(self.scenario.world, run.scale, run.seed)
-        sections = {cls.name: self.scenario.section(cls.name) for cls in module_classes()}
-        phases, modules = build_phases(sections)
-        self.engine = Engine(
-            phases, self.calendar, shards, check=self.check, seed=run.seed, modules=modules, threads=self.threads
-        )
+        self.engine = build_engine(self.scenario, check=self.check, threads=self.threads)
         return self.engine
 
     def run(
@@ -90,7 +109,7 @@ class Sim:
         started = time.perf_counter()
         engine = self.engine or self.build()
         counters = self._counters or {
-            "persons_initial": sum(int(s.persons.alive.sum()) for s in engine.shards),
+            "persons_initial": world_summary(engine.shards)["persons"],
             "person_months": 0,
             "wall_seconds": 0.0,
             "config_hash": self.scenario.config_hash(),
@@ -109,16 +128,16 @@ class Sim:
 
         recorder = engine.run(count_and_report)
         results = Results.from_recorder(recorder, self.calendar)
-        state_bytes = sum(t.nbytes for s in engine.shards for t in s.tables().values())
+        world = world_summary(engine.shards)
         self.info = RunInfo(
             wall_seconds=counters["wall_seconds"] + time.perf_counter() - started,
             peak_memory_bytes=peak_memory_bytes(),
             persons_initial=int(counters["persons_initial"]),
             person_months=int(counters["person_months"]),
-            state_bytes_per_person=float(sum(s.persons.nbytes_per_row for s in engine.shards[:1])),
-            state_bytes_total=state_bytes,
-            communes_simulated=sum(s.communes.count for s in engine.shards),
-            communes_represented=float(sum(s.communes.weight.sum() for s in engine.shards)),
+            state_bytes_per_person=world["bytes_per_person"],
+            state_bytes_total=int(world["state_bytes"]),
+            communes_simulated=int(world["communes"]),
+            communes_represented=world["represented"],
             phase_seconds=engine.plan_rows(),
             threads=engine.threads,
             kernels=kernels.backend(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,11 @@ def save(engine: Engine, run_folder: Path, scenario_toml: str, counters: dict[st
         if old.name != name:
             old.unlink(missing_ok=True)
     return folder
+
+
+def discard(run_folder: Path) -> None:
+    """Remove the checkpoint of a run that has completed (it is spent; nothing to resume)."""
+    shutil.rmtree(Path(run_folder) / FOLDER, ignore_errors=True)
 
 
 def read(run_folder: Path) -> tuple[Checkpoint, dict[str, Any]]:

@@ -15,7 +15,7 @@ state, so they can be processed in any order or on different workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -549,9 +549,11 @@ def _populate(households: Table, communes: Table, params: WorldParams, rng: np.r
     return persons
 
 
-def build_world(params: WorldParams, scale: Scale, seed: int) -> list[ProvinceShard]:
-    """Every province's shard, sorted by province code."""
-    return [build_province(p, params, scale, seed) for p in provinces()]
+def build_world(
+    params: WorldParams, scale: Scale, seed: int, codes: Collection[str] | None = None
+) -> list[ProvinceShard]:
+    """Every province's shard (or those of the provinces `codes`: a worker's share), sorted by code."""
+    return [build_province(p, params, scale, seed) for p in provinces() if codes is None or p.code in codes]
 
 
 @dataclass
