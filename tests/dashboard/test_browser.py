@@ -188,5 +188,6 @@ def test_an_invalid_value_is_refused_with_a_message(page):
     message = page.locator("[data-testid='stAlert']", has_text="Refused: procurement.rate: 7 is out of range")
     message.wait_for(timeout=60_000)
     assert "allowed: 0.0" in message.inner_text()
+    _wait_idle(page)  # the refusal shows before the rerun ends and Streamlit drops the last run's elements
     assert page.locator("[data-testid='stMetric']").count() == 0  # nothing ran
     _shot(page, "05_refused")
