@@ -2,8 +2,25 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greatleap.compare import excess_deaths
+from greatleap.modules.household_food import (
+    grain_need_compiled,
+    grain_need_reference,
+    meals_compiled,
+    meals_reference,
+    urban_need_compiled,
+    urban_need_reference,
+)
+from greatleap.modules.messhalls import (
+    RATION_SUMS,
+    hand_out_compiled,
+    hand_out_reference,
+    ration_sums_compiled,
+    ration_sums_reference,
+)
 from greatleap.scenario import Scenario
 from tests.conftest import run
 from tests.modules.helpers import module, tiny_engine
@@ -149,3 +166,101 @@ def test_province_grain_balance_holds_every_month(small_results, province):
         .to_numpy()[1:]
     )
     np.testing.assert_allclose(stocks[:-1] + inflow, outflow + stocks[1:], rtol=1e-9, atol=1e-12)
+
+
+def synthetic_households(seed: int, n_communes: int) -> dict:
+    """Random households stored commune by commune (some communes empty, some urban), with the state the
+    household food and mess hall kernels read, for the kernels' parity tests."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 40, n_communes)
+    sizes[rng.integers(n_communes)] = 0
+    commune = np.repeat(np.arange(n_communes, dtype=np.int32), sizes)
+    n = commune.size
+    members = rng.integers(0, 9, n).astype(np.float64)
+    return {
+        "bounds": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        "commune": commune,
+        "commune_urban": rng.random(n_communes) < 0.3,
+        "members": members,
+        "need_kcal": (members * rng.uniform(0.0, 2_500.0, n)).astype(np.float32),
+        "grain_need": (members * rng.uniform(0.0, 0.7, n)).astype(np.float32),
+        "stock": rng.uniform(0.0, 300.0, n) * (rng.random(n) < 0.8),
+        "in_messhall": rng.random(n) < 0.7,
+        "is_cadre": rng.random(n) < 0.1,
+        "has_pots": rng.random(n) < 0.6,
+        "food_access": rng.lognormal(0.0, 0.2, n).astype(np.float32),
+        "labour_days": (rng.uniform(0.0, 80.0, n) * (rng.random(n) < 0.9)).astype(np.float32),
+        "messhall_food": (rng.uniform(0.0, 60.0, n) * (rng.random(n) < 0.5)).astype(np.float32),
+        "per_commune": rng.uniform(0.0, 5_000.0, n_communes) * (rng.random(n_communes) < 0.8),
+        "share": np.where(rng.random(n_communes) < 0.5, rng.random(n_communes), 0.0),
+    }
+
+
+def same_bytes(compiled, reference) -> bool:
+    return all(np.asarray(a).tobytes() == np.asarray(b).tobytes() for a, b in zip(compiled, reference, strict=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_communes=st.integers(1, 6))
+def test_compiled_grain_needs_give_the_reference_bytes(seed, n_communes):
+    h = synthetic_households(seed, n_communes)
+    arguments = (h["need_kcal"], h["members"], 290.0, 2930.0)
+    assert grain_need_compiled(*arguments).tobytes() == grain_need_reference(*arguments).tobytes()
+    arguments = (h["bounds"], h["commune"], h["commune_urban"], h["grain_need"], 31)
+    assert urban_need_compiled(*arguments).tobytes() == urban_need_reference(*arguments).tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_communes=st.integers(1, 6), plots=st.booleans(), ration=st.booleans())
+def test_compiled_meals_give_the_reference_bytes(seed, n_communes, plots, ration):
+    h = synthetic_households(seed, n_communes)
+    cooking = np.float32([0.1, 1.0, 0.35, 0.1, 1.0, 0.5])[:n_communes]
+    arguments = (
+        h["bounds"], h["commune"], h["commune_urban"], h["members"], h["grain_need"], 30,
+        h["per_commune"] if plots else np.zeros(0),
+    )  # fmt: skip
+    rest = (4, 1.05, h["in_messhall"], cooking, h["has_pots"], 0.85, h["messhall_food"], 1.37 if ration else 0.0)
+    results, stocks, foods = [], [], []
+    for meals in (meals_compiled, meals_reference):
+        stock, food = h["stock"].copy(), np.zeros(h["commune"].size, np.float32)
+        results.append(meals(*arguments, stock, *rest, 2930.0, 290.0, food))
+        stocks.append(stock)
+        foods.append(food)
+    assert same_bytes(results[0], results[1])
+    assert stocks[0].tobytes() == stocks[1].tobytes() and foods[0].tobytes() == foods[1].tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_communes=st.integers(1, 6),
+    harvest=st.booleans(),
+    serving=st.sampled_from(["closed", "by_need", "by_work"]),
+    cadre_multiplier=st.sampled_from([1.0, 1.5]),
+)
+def test_compiled_rations_give_the_reference_bytes(seed, n_communes, harvest, serving, cadre_multiplier):
+    h = synthetic_households(seed, n_communes)
+    households_in = (
+        h["bounds"], h["commune"], h["commune_urban"], h["grain_need"], 31, h["in_messhall"], h["is_cadre"],
+        cadre_multiplier, h["food_access"], h["labour_days"], h["stock"],  harvest,
+    )  # fmt: skip
+    sums = ration_sums_compiled(*households_in, h["members"])
+    assert same_bytes(sums, ration_sums_reference(*households_in, h["members"]))
+    assert len(sums) == len(RATION_SUMS)
+    per_unit = h["per_commune"] / 1e4
+    none = np.zeros(0)
+    serve = {
+        "closed": (none, none, none),
+        "by_need": (per_unit, none, none),
+        "by_work": (per_unit, per_unit * 2.0, h["share"]),
+    }[serving]
+    results, stocks, served = [], [], []
+    for hand_out in (hand_out_compiled, hand_out_reference):
+        stock, served_kg = h["stock"].copy(), np.zeros(h["commune"].size, np.float32)
+        results.append(
+            hand_out(*households_in[:-2], stock, harvest, *serve, per_unit, per_unit / 3.0, h["share"], served_kg)
+        )
+        stocks.append(stock)
+        served.append(served_kg)
+    assert same_bytes(results[0], results[1])
+    assert stocks[0].tobytes() == stocks[1].tobytes() and served[0].tobytes() == served[1].tobytes()

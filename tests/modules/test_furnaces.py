@@ -1,8 +1,12 @@
 """Backyard furnaces: steel of little use, labour taken from the 1958 harvest, pots and tools, collapses."""
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greatleap.compare import excess_deaths
+from greatleap.modules.furnaces import pots_compiled, pots_reference
 from greatleap.scenario import Scenario
 from tests.conftest import run
 
@@ -31,3 +35,22 @@ def test_scrap_takes_pots_and_tools_and_bad_steel_brings_buildings_down(historic
     assert historical_run.value("pots_share", 1959) < 0.5 and no_furnaces.value("pots_share", 1959) == 1.0
     assert historical_run.value("tools_index", 1959) < 0.9 and no_furnaces.value("tools_index", 1959) == 1.0
     assert historical_run.value("deaths_collapse", 1959) > 0 and no_furnaces.value("deaths_collapse", 1959) == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_communes=st.integers(1, 6), collecting=st.booleans())
+def test_compiled_pots_give_the_reference_bytes(seed, n_communes, collecting):
+    """Households stored commune by commune (some communes empty, some urban) lose or regain their pots."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 40, n_communes)
+    commune = np.repeat(np.arange(n_communes, dtype=np.int32), sizes)
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    rural, n = rng.random(n_communes) < 0.7, commune.size
+    u, in_messhall, has_pots = rng.random(n), rng.random(n) < 0.7, rng.random(n) < 0.6
+    counts, pots = [], []
+    for kernel in (pots_compiled, pots_reference):
+        after = has_pots.copy()
+        counts.append(kernel(bounds, commune, rural, u, collecting, 0.4, in_messhall, after))
+        pots.append(after)
+    assert counts[0].tobytes() == counts[1].tobytes() and counts[0].dtype == np.float64
+    assert pots[0].tobytes() == pots[1].tobytes()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import interpolate_schedule
@@ -143,6 +144,48 @@ class FurnaceParams(ParamSection):
     )
 
 
+def pots_reference(
+    bounds: np.ndarray,
+    commune: np.ndarray,
+    commune_rural: np.ndarray,
+    u: np.ndarray,
+    collecting: bool,
+    threshold: float,
+    in_messhall: np.ndarray,
+    has_pots: np.ndarray,
+) -> np.ndarray:
+    """A month of pots (numpy reference of the compiled kernel): while `collecting`, rural mess-hall
+    households with `u` < `threshold` lose them; otherwise households with `u` < `threshold` get them back.
+    Updates `has_pots` in place; returns the rural households with pots per commune (float64)."""
+    rural_household = commune_rural[commune]
+    if collecting:
+        collected = (u < threshold) & rural_household & in_messhall
+        has_pots[:] = has_pots & ~collected
+    else:
+        has_pots[:] = has_pots | (u < threshold)
+    return np.bincount(commune, weights=has_pots & rural_household, minlength=bounds.size - 1)
+
+
+@kernels.jit
+def pots_compiled(bounds, commune, commune_rural, u, collecting, threshold, in_messhall, has_pots):  # pragma: no cover
+    """`pots_reference` in one pass over the households, commune by commune, without its gather of the
+    communes' rural flags and its household-sized temporaries (the counts are exact in any order)."""
+    with_pots = np.zeros(bounds.size - 1)
+    for c in range(bounds.size - 1):
+        rural = commune_rural[c]
+        count = 0.0
+        for h in range(bounds[c], bounds[c + 1]):
+            drawn = u[h] < threshold
+            if collecting:
+                pots = has_pots[h] & ~(drawn & rural & in_messhall[h])
+            else:
+                pots = has_pots[h] | drawn
+            has_pots[h] = pots
+            count += pots & rural
+        with_pots[c] = count
+    return with_pots
+
+
 class Furnaces(Module):
     """Backyard furnaces: labour claims, scrap, iron and steel, collapses."""
 
@@ -222,14 +265,19 @@ class Furnaces(Module):
         pressure = float(ctx.nation.provinces.pressure[shard.index])
 
         # Scrap: pots and tools.
+        # Pots are taken from the households that eat in the mess halls: they no longer cook at home.
         u = ctx.rng("pots").random(households.count)
-        if drive > 0:
-            rural_household = rural[households.commune]
-            # Pots are taken from the households that eat in the mess halls: they no longer cook at home.
-            collected = (u < p.pot_collection * drive) & rural_household & households.in_messhall
-            households.has_pots[:] = households.has_pots & ~collected
-        else:
-            households.has_pots[:] = households.has_pots | (u < p.pot_replacement)
+        bounds = shard.household_bounds()
+        with_pots = (pots_compiled if kernels.compiled() else pots_reference)(
+            bounds,
+            households.commune,
+            rural,
+            u,
+            drive > 0,
+            p.pot_collection * drive if drive > 0 else p.pot_replacement,
+            households.in_messhall,
+            households.has_pots,
+        )
         tools = communes.tools_index.astype(np.float64)
         tools = tools * (1.0 - p.tool_loss * drive) + (1.0 - tools) * p.tool_recovery
         communes.tools_index[:] = np.where(rural, tools, 1.0)
@@ -250,10 +298,6 @@ class Furnaces(Module):
         ctx.record("labour_days_furnaces", days)
         ctx.record("tools_weighted", communes.tools_index * communes.land_ha)
         ctx.record("land_ha", communes.land_ha.astype(np.float64))
-        with_pots = shard.per_commune(households.has_pots & rural[households.commune])
         ctx.record("households_with_pots", with_pots)
-        ctx.record(
-            "households_rural",
-            shard.per_commune(rural[households.commune]),
-        )
+        ctx.record("households_rural", np.diff(bounds).astype(np.float64) * rural)  # households stored by commune
         ctx.record("collapses", collapses)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import step_schedule
@@ -100,6 +101,170 @@ class HouseholdFoodParams(ParamSection):
     )
 
 
+def grain_need_reference(
+    need_kcal: np.ndarray, members: np.ndarray, other_kcal: float, kcal_per_kg: float
+) -> np.ndarray:
+    """Grain (kg a day) each household needs beyond its members' non-grain food (numpy reference of the
+    compiled kernel), as float32."""
+    grain_kcal = np.maximum(need_kcal - other_kcal * members, 0.0)
+    return (grain_kcal / kcal_per_kg).astype(np.float32)
+
+
+@kernels.jit
+def grain_need_compiled(need_kcal, members, other_kcal, kcal_per_kg):  # pragma: no cover - compiled
+    """`grain_need_reference` in one pass, without its three household-sized float64 temporaries."""
+    out = np.empty(need_kcal.size, dtype=np.float32)
+    for h in range(need_kcal.size):
+        out[h] = max(np.float64(need_kcal[h]) - other_kcal * members[h], 0.0) / kcal_per_kg
+    return out
+
+
+def urban_need_reference(
+    bounds: np.ndarray, commune: np.ndarray, commune_urban: np.ndarray, grain_need: np.ndarray, days: float
+) -> np.ndarray:
+    """Per commune, the grain its urban households need this month, kg (0 in rural communes): the basis on
+    which the province's urban ration is shared (numpy reference of the compiled kernel)."""
+    urban_need = grain_need.astype(np.float64) * days * commune_urban[commune]
+    return np.bincount(commune, weights=urban_need, minlength=bounds.size - 1)
+
+
+@kernels.jit
+def urban_need_compiled(bounds, commune, commune_urban, grain_need, days):  # pragma: no cover - compiled
+    """`urban_need_reference` visiting only the urban communes' households (households are stored commune
+    by commune, so a rural commune's sum is the reference's sum of zeros)."""
+    out = np.zeros(bounds.size - 1)
+    for c in range(bounds.size - 1):
+        if commune_urban[c]:
+            total = 0.0
+            for h in range(bounds[c], bounds[c + 1]):
+                total += np.float64(grain_need[h]) * days
+            out[c] = total
+    return out
+
+
+def meals_reference(
+    bounds: np.ndarray,
+    commune: np.ndarray,
+    commune_urban: np.ndarray,
+    members: np.ndarray,
+    grain_need: np.ndarray,
+    days: float,
+    plot_kg_per_commune: np.ndarray,
+    stock: np.ndarray,
+    months_to_harvest: float,
+    satiation: float,
+    in_messhall: np.ndarray,
+    cooking_share: np.ndarray,
+    has_pots: np.ndarray,
+    cooking_without_pots: float,
+    messhall_food: np.ndarray,
+    urban_kg_per_need: float,
+    kcal_per_kg: float,
+    other_kcal: float,
+    food_kcal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A month of household meals (numpy reference of the compiled kernel). Each rural household receives
+    its share (by members) of its commune's plot output (`plot_kg_per_commune`, empty when no plot is in
+    use), then eats from its stock (`stock` is updated in place); every household's food energy per day
+    goes into `food_kcal`: what it ate from its stock, what the mess hall served and its urban ration
+    (`urban_kg_per_need` kg per kg of need), plus its members' non-grain food. Returns the per-commune
+    sums (kg) of plot output, grain eaten from stocks and urban rations."""
+    n_communes = bounds.size - 1
+    urban_household = commune_urban[commune]
+    need_kg = grain_need.astype(np.float64) * days
+    plot_kg = np.zeros(commune.size)
+    if plot_kg_per_commune.size:
+        rural_members = members * ~urban_household
+        total_members = np.bincount(commune, weights=rural_members, minlength=n_communes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_member = np.where(total_members > 0, plot_kg_per_commune / total_members, 0.0)
+        plot_kg = per_member[commune] * rural_members
+    stock += plot_kg
+
+    planned = np.minimum(stock / months_to_harvest, satiation * need_kg)
+    planned = np.where(in_messhall, planned * cooking_share[commune], planned)
+    planned = np.where(has_pots, planned, planned * cooking_without_pots)
+    eaten = np.where(urban_household, 0.0, np.minimum(planned, stock))
+    stock -= eaten
+
+    urban_kg = need_kg * urban_household * urban_kg_per_need
+    grain_kg = eaten + messhall_food + urban_kg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        food = grain_kg * kcal_per_kg / days + other_kcal * members
+    food_kcal[:] = np.where(members > 0, food, 0.0)
+    return (
+        np.bincount(commune, weights=plot_kg, minlength=n_communes),
+        np.bincount(commune, weights=eaten, minlength=n_communes),
+        np.bincount(commune, weights=urban_kg, minlength=n_communes),
+    )
+
+
+@kernels.jit
+def meals_compiled(
+    bounds,
+    commune,
+    commune_urban,
+    members,
+    grain_need,
+    days,
+    plot_kg_per_commune,
+    stock,
+    months_to_harvest,
+    satiation,
+    in_messhall,
+    cooking_share,
+    has_pots,
+    cooking_without_pots,
+    messhall_food,
+    urban_kg_per_need,
+    kcal_per_kg,
+    other_kcal,
+    food_kcal,
+):  # pragma: no cover - compiled
+    """`meals_reference` commune by commune, in one pass over each commune's households (two with plots:
+    their members first), with the same float64 operations and sums in the same order, so the same bytes.
+    The reference's dozen household-sized temporaries become registers."""
+    n_communes = bounds.size - 1
+    plot_sums = np.zeros(n_communes)
+    eaten_sums = np.zeros(n_communes)
+    urban_sums = np.zeros(n_communes)
+    plots = plot_kg_per_commune.size > 0
+    for c in range(n_communes):
+        urban = np.float64(commune_urban[c])
+        rural = np.float64(not commune_urban[c])
+        cooking = np.float64(cooking_share[c])
+        per_member = 0.0
+        if plots:
+            total_members = 0.0
+            for h in range(bounds[c], bounds[c + 1]):
+                total_members += members[h] * rural
+            if total_members > 0:
+                per_member = plot_kg_per_commune[c] / total_members
+        plot_sum = eaten_sum = urban_sum = 0.0
+        for h in range(bounds[c], bounds[c + 1]):
+            need_kg = np.float64(grain_need[h]) * days
+            plot_kg = per_member * (members[h] * rural) if plots else 0.0
+            held = stock[h] + plot_kg
+            planned = min(held / months_to_harvest, satiation * need_kg)
+            if in_messhall[h]:
+                planned = planned * cooking
+            if not has_pots[h]:
+                planned = planned * cooking_without_pots
+            eaten = 0.0 if commune_urban[c] else min(planned, held)
+            stock[h] = held - eaten
+            urban_kg = need_kg * urban * urban_kg_per_need
+            grain_kg = eaten + np.float64(messhall_food[h]) + urban_kg
+            food = grain_kg * kcal_per_kg / days + other_kcal * members[h]
+            food_kcal[h] = food if members[h] > 0 else 0.0
+            plot_sum += plot_kg
+            eaten_sum += eaten
+            urban_sum += urban_kg
+        plot_sums[c] = plot_sum
+        eaten_sums[c] = eaten_sum
+        urban_sums[c] = urban_sum
+    return plot_sums, eaten_sums, urban_sums
+
+
 class HouseholdFood(Module):
     """Private stocks, plots, urban rations and each household's food energy per day."""
 
@@ -139,9 +304,10 @@ class HouseholdFood(Module):
         """Grain a day each household needs beyond its non-grain food (from nutrition's need estimate)."""
         p = self.params
         households = shard.households
-        members = shard.household_members()
-        grain_kcal = np.maximum(households.need_kcal_per_day - p.other_food_kcal_per_day * members, 0.0)
-        households.grain_need_kg_per_day[:] = grain_kcal / p.kcal_per_kg_grain
+        grain_need = grain_need_compiled if kernels.compiled() else grain_need_reference
+        households.grain_need_kg_per_day[:] = grain_need(
+            households.need_kcal_per_day, shard.household_members(), p.other_food_kcal_per_day, p.kcal_per_kg_grain
+        )
 
     def plots_in_use(self, year: int, month: int) -> float:
         return step_schedule(self.params.plots_allowed, year, month)
@@ -150,19 +316,16 @@ class HouseholdFood(Module):
         p = self.params
         households, communes = shard.households, shard.communes
         assert ctx.nation is not None
-        commune = households.commune
-        urban_household = communes.is_urban[commune]
-        members = shard.household_members()
-        need_kg = households.grain_need_kg_per_day.astype(np.float64) * ctx.days
+        bounds, commune = shard.household_bounds(), households.commune
 
-        # Private plots: monthly produce, shared over the commune's households by size.
-        plot_kg = np.zeros(households.count)
+        # Private plots: monthly produce per commune, shared over its rural households by size.
+        plot_kg_per_commune = np.zeros(0)
         in_use = self.plots_in_use(ctx.year, ctx.month)
         if ctx.nation.state.months_since_recall[0] >= 0:  # the recall restores the private plots
             in_use = 1.0
         if in_use > 0:
             weather = float(ctx.nation.provinces.weather[shard.index])
-            per_commune = (
+            plot_kg_per_commune = (
                 communes.land_ha
                 * p.plot_share_of_land
                 * communes.base_yield_t_per_ha
@@ -173,37 +336,44 @@ class HouseholdFood(Module):
                 * 1000.0
                 / 12.0
             )
-            rural_members = members * ~urban_household
-            total_members = shard.per_commune(rural_members)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_member = np.where(total_members > 0, per_commune / total_members, 0.0)
-            plot_kg = per_member[commune] * rural_members
-        households.private_stock_kg[:] += plot_kg
-
-        # Eating from private stores: spread until the next harvest, at most `satiation` x need.
-        planned = np.minimum(households.private_stock_kg / months_to_next_harvest(ctx.month), p.satiation * need_kg)
-        cooking = communes.private_cooking_share[commune]
-        planned = np.where(households.in_messhall, planned * cooking, planned)
-        planned = np.where(households.has_pots, planned, planned * p.cooking_without_pots)
-        eaten = np.where(urban_household, 0.0, np.minimum(planned, households.private_stock_kg))
-        households.private_stock_kg[:] -= eaten
 
         # Urban households: the province's state ration, shared by need.
+        compiled = kernels.compiled()
         granted_kg = float(ctx.nation.provinces.urban_ration_granted_t[shard.index]) * 1000.0
-        urban_need = need_kg * urban_household
-        weighted_need = float(shard.per_commune(urban_need) @ shard.commune_weight)
-        urban_kg = urban_need * (granted_kg / weighted_need if weighted_need > 0 else 0.0)
+        urban_need = (urban_need_compiled if compiled else urban_need_reference)(
+            bounds, commune, communes.is_urban, households.grain_need_kg_per_day, ctx.days
+        )
+        weighted_need = float(urban_need @ shard.commune_weight)
+        urban_kg_per_need = granted_kg / weighted_need if weighted_need > 0 else 0.0
 
-        communes.flow_plots_t[:] = shard.per_commune(plot_kg) / 1000.0
-        communes.flow_eaten_private_t[:] = shard.per_commune(eaten) / 1000.0
-        grain_kg = eaten + households.messhall_food_kg + urban_kg
-        with np.errstate(divide="ignore", invalid="ignore"):
-            food = grain_kg * p.kcal_per_kg_grain / ctx.days + p.other_food_kcal_per_day * members
-        households.food_kcal_per_day[:] = np.where(members > 0, food, 0.0)
+        # Eating from private stores: spread until the next harvest, at most `satiation` x need.
+        plot_kg, eaten_kg, urban_kg = (meals_compiled if compiled else meals_reference)(
+            bounds,
+            commune,
+            communes.is_urban,
+            shard.household_members(),
+            households.grain_need_kg_per_day,
+            ctx.days,
+            plot_kg_per_commune,
+            households.private_stock_kg,
+            months_to_next_harvest(ctx.month),
+            p.satiation,
+            households.in_messhall,
+            communes.private_cooking_share,
+            households.has_pots,
+            p.cooking_without_pots,
+            households.messhall_food_kg,
+            urban_kg_per_need,
+            p.kcal_per_kg_grain,
+            p.other_food_kcal_per_day,
+            households.food_kcal_per_day,
+        )
+        communes.flow_plots_t[:] = plot_kg / 1000.0
+        communes.flow_eaten_private_t[:] = eaten_kg / 1000.0
 
         ctx.record("grain_output_plots_mt", communes.flow_plots_t / 1e6)
         ctx.record("private_consumption_mt", communes.flow_eaten_private_t / 1e6)
-        ctx.record("urban_consumption_mt", shard.per_commune(urban_kg) / 1e9)
+        ctx.record("urban_consumption_mt", urban_kg / 1e9)
 
     def after_nutrition(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """After nutrition has updated needs: next month's grain needs."""

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import MONTH, ParamSection, param
 from greatleap.core.schedule import in_window, parse_month
@@ -153,6 +154,226 @@ class MessHallParams(ParamSection):
     )
 
 
+# The per-commune sums of `ration_sums_*`, in the order they are returned.
+RATION_SUMS = (
+    "need_members_t",  # grain need of the mess halls' members
+    "need_rural_t",  # grain need of all rural households
+    "serve_weight",  # the mess halls' sharing weights: need x food access (x the cadres' multiplier)
+    "serve_labour_days",  # the members' days of work (sharing by work points)
+    "need_eligible_t",  # grain need of the households eligible for a distribution
+    "distribute_weight",  # their sharing weights by need: need x food access
+    "distribute_labour_days",  # their days of work
+    "members_persons",  # persons eating in the mess halls
+    "rural_persons",  # rural persons
+)
+
+
+def ration_sums_reference(
+    bounds: np.ndarray,
+    commune: np.ndarray,
+    commune_urban: np.ndarray,
+    grain_need: np.ndarray,
+    days: float,
+    in_messhall: np.ndarray,
+    is_cadre: np.ndarray,
+    cadre_multiplier: float,
+    food_access: np.ndarray,
+    labour_days: np.ndarray,
+    stock: np.ndarray,
+    harvest: bool,
+    members: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The per-commune sums the month's rationing and distribution are planned from (`RATION_SUMS`; numpy
+    reference of the compiled kernel). A mess hall's member is a rural household in it; a household is
+    eligible for a distribution if it is rural and outside the mess halls, and (between harvests) its stock
+    is short of a month's need. `cadre_multiplier` weights the cadres' shares of the mess hall's food
+    (1: no privilege)."""
+    n_communes = bounds.size - 1
+    rural = ~commune_urban[commune]
+    need_kg = grain_need.astype(np.float64) * days
+    need_t = need_kg / 1000.0
+    part = in_messhall & rural
+    serve_weight = need_kg * part * food_access * np.where(is_cadre, cadre_multiplier, 1.0) * part
+    eligible = rural & ~part
+    if not harvest:
+        eligible = eligible & (stock < need_kg)
+    sums = (
+        need_t * part,
+        need_t * rural,
+        serve_weight,
+        labour_days * part,
+        need_t * eligible,
+        need_kg * food_access * eligible,
+        labour_days * eligible,
+        members * part,
+        members * rural,
+    )
+    return tuple(np.bincount(commune, weights=weights, minlength=n_communes) for weights in sums)
+
+
+@kernels.jit
+def ration_sums_compiled(
+    bounds,
+    commune,
+    commune_urban,
+    grain_need,
+    days,
+    in_messhall,
+    is_cadre,
+    cadre_multiplier,
+    food_access,
+    labour_days,
+    stock,
+    harvest,
+    members,
+):  # pragma: no cover - compiled
+    """`ration_sums_reference` in one pass over the households, commune by commune, with the same float
+    operations and each sum in the same order (so the same bytes), and none of the reference's two dozen
+    household-sized temporaries."""
+    n_communes = bounds.size - 1
+    sums = np.zeros((9, n_communes))
+    for c in range(n_communes):
+        rural = not commune_urban[c]
+        need_members = need_rural = serve_weight_sum = serve_labour = 0.0
+        need_eligible = distribute_weight = distribute_labour = members_persons = rural_persons = 0.0
+        for h in range(bounds[c], bounds[c + 1]):
+            need_kg = np.float64(grain_need[h]) * days
+            need_t = need_kg / 1000.0
+            part = in_messhall[h] & rural
+            eligible = rural & ~part & (harvest | (stock[h] < need_kg))
+            access = np.float64(food_access[h])
+            privilege = cadre_multiplier if is_cadre[h] else 1.0
+            need_members += need_t * part
+            need_rural += need_t * rural
+            serve_weight_sum += need_kg * part * access * privilege * part
+            serve_labour += labour_days[h] * np.float32(part)
+            need_eligible += need_t * eligible
+            distribute_weight += need_kg * access * eligible
+            distribute_labour += labour_days[h] * np.float32(eligible)
+            members_persons += members[h] * part
+            rural_persons += members[h] * rural
+        sums[0, c] = need_members
+        sums[1, c] = need_rural
+        sums[2, c] = serve_weight_sum
+        sums[3, c] = serve_labour
+        sums[4, c] = need_eligible
+        sums[5, c] = distribute_weight
+        sums[6, c] = distribute_labour
+        sums[7, c] = members_persons
+        sums[8, c] = rural_persons
+    return sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8]
+
+
+def hand_out_reference(
+    bounds: np.ndarray,
+    commune: np.ndarray,
+    commune_urban: np.ndarray,
+    grain_need: np.ndarray,
+    days: float,
+    in_messhall: np.ndarray,
+    is_cadre: np.ndarray,
+    cadre_multiplier: float,
+    food_access: np.ndarray,
+    labour_days: np.ndarray,
+    stock: np.ndarray,
+    harvest: bool,
+    serve_per_weight: np.ndarray,
+    serve_per_labour_day: np.ndarray,
+    serve_work_share: np.ndarray,
+    distribute_per_weight: np.ndarray,
+    distribute_per_labour_day: np.ndarray,
+    distribute_work_share: np.ndarray,
+    served_kg: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each household's portion (numpy reference of the compiled kernel): a mess hall's member is served
+    (into `served_kg`) its weight (as in `ration_sums_reference`) times its commune's `serve_per_weight`
+    and, for the share `serve_work_share` of its commune's food, its days of work times
+    `serve_per_labour_day`; an eligible household gets a distribution the same way, added to its `stock`.
+    An empty `serve_per_weight`: the mess halls are closed, nothing is served. Returns the per-commune sums
+    of what was served and distributed, kg."""
+    n_communes = bounds.size - 1
+    rural = ~commune_urban[commune]
+    need_kg = grain_need.astype(np.float64) * days
+    part = in_messhall & rural
+    served = np.zeros(commune.size)
+    if serve_per_weight.size:
+        by_need = need_kg * part * food_access * np.where(is_cadre, cadre_multiplier, 1.0) * part
+        served = by_need * serve_per_weight[commune]
+        if serve_work_share.size:
+            by_work = labour_days * part * serve_per_labour_day[commune]
+            work_share = serve_work_share[commune]
+            served = (1.0 - work_share) * served + work_share * by_work
+    eligible = rural & ~part
+    if not harvest:
+        eligible = eligible & (stock < need_kg)
+    by_need = need_kg * food_access * eligible * distribute_per_weight[commune]
+    by_work = labour_days * eligible * distribute_per_labour_day[commune]
+    work_share = distribute_work_share[commune]
+    given = (1.0 - work_share) * by_need + work_share * by_work
+    stock += given
+    served_kg[:] = served
+    return (
+        np.bincount(commune, weights=served, minlength=n_communes),
+        np.bincount(commune, weights=given, minlength=n_communes),
+    )
+
+
+@kernels.jit
+def hand_out_compiled(
+    bounds,
+    commune,
+    commune_urban,
+    grain_need,
+    days,
+    in_messhall,
+    is_cadre,
+    cadre_multiplier,
+    food_access,
+    labour_days,
+    stock,
+    harvest,
+    serve_per_weight,
+    serve_per_labour_day,
+    serve_work_share,
+    distribute_per_weight,
+    distribute_per_labour_day,
+    distribute_work_share,
+    served_kg,
+):  # pragma: no cover - compiled
+    """`hand_out_reference` in one pass over the households, commune by commune, with the same float
+    operations and sums in the same order (so the same bytes)."""
+    n_communes = bounds.size - 1
+    served_sums = np.zeros(n_communes)
+    given_sums = np.zeros(n_communes)
+    serving = serve_per_weight.size > 0
+    serving_by_work = serve_work_share.size > 0
+    for c in range(n_communes):
+        rural = not commune_urban[c]
+        served_sum = given_sum = 0.0
+        for h in range(bounds[c], bounds[c + 1]):
+            need_kg = np.float64(grain_need[h]) * days
+            part = in_messhall[h] & rural
+            access = np.float64(food_access[h])
+            served = 0.0
+            if serving:
+                privilege = cadre_multiplier if is_cadre[h] else 1.0
+                served = need_kg * part * access * privilege * part * serve_per_weight[c]
+                if serving_by_work:
+                    by_work = np.float64(labour_days[h] * np.float32(part)) * serve_per_labour_day[c]
+                    served = (1.0 - serve_work_share[c]) * served + serve_work_share[c] * by_work
+            eligible = rural & ~part & (harvest | (stock[h] < need_kg))
+            by_need = need_kg * access * eligible * distribute_per_weight[c]
+            by_work = np.float64(labour_days[h] * np.float32(eligible)) * distribute_per_labour_day[c]
+            given = (1.0 - distribute_work_share[c]) * by_need + distribute_work_share[c] * by_work
+            stock[h] += given
+            served_kg[h] = served
+            served_sum += served
+            given_sum += given
+        served_sums[c] = served_sum
+        given_sums[c] = given_sum
+    return served_sums, given_sums
+
+
 class MessHalls(Module):
     """Collective grain to households: distributions, and mess halls while they are open."""
 
@@ -204,114 +425,118 @@ class MessHalls(Module):
         p = self.params
         households, communes = shard.households, shard.communes
         n_communes = communes.count
-        rural_household = ~communes.is_urban[households.commune]
         assert ctx.nation is not None
         open_now = self.is_open(ctx.year, ctx.month, float(ctx.nation.state.months_since_recall[0]))
-        confiscated = np.zeros(households.count)
+        confiscated_t = np.zeros(n_communes)
         if open_now and not communes.messhall_opened.any():
-            confiscated = self._open(shard, ctx, rural_household)
+            confiscated_t = self._open(shard, ctx) / 1000.0
         if not open_now:
             households.in_messhall[:] = False
         if open_now:
             communes.messhall_opened[:] = True
         communes.private_cooking_share[:] = p.private_cooking_share if open_now else 1.0
 
-        members = shard.household_members()
-        days = ctx.days
-        need_kg = households.grain_need_kg_per_day.astype(np.float64) * days
+        # The household passes: the same households, the same need, weights and eligibility in both.
+        compiled = kernels.compiled()
+        harvest = ctx.month in HARVEST_MONTHS
+        households_in = (
+            shard.household_bounds(),
+            households.commune,
+            communes.is_urban,
+            households.grain_need_kg_per_day,
+            ctx.days,
+            households.in_messhall,
+            households.is_cadre,
+            p.cadre_multiplier if p.rule == "cadre_privilege" else 1.0,
+            households.food_access,
+            households.labour_days,
+            households.private_stock_kg,
+            harvest,
+        )
+        (
+            need_part,
+            need_all,
+            serve_weight,
+            serve_labour_days,
+            eligible_need,
+            distribute_weight,
+            distribute_labour_days,
+            messhall_persons,
+            rural_persons,
+        ) = (ration_sums_compiled if compiled else ration_sums_reference)(*households_in, shard.household_members())
+
         # Food grain: everything but the seed. The quota still due is not held back: procurement, which ran
         # earlier this month, has already taken all it could above the protected floor.
         available = np.maximum(communes.granary_t - communes.seed_reserve_t, 0.0)
-        part = households.in_messhall & rural_household
-        need_t = need_kg / 1000.0
-        need_part = shard.per_commune(need_t * part)
-        need_all = shard.per_commune(need_t * rural_household)
         with np.errstate(divide="ignore", invalid="ignore"):
             part_share = np.where(need_all > 0, need_part / need_all, 0.0)
 
-        # Mess halls: serve members.
-        served = np.zeros(households.count)
-        served_t = np.zeros(n_communes)
+        # Mess halls: serve members, by the rule.
+        serve_per_weight = serve_per_labour_day = serve_work_share = np.zeros(0)
         if open_now:
             if ctx.month_key < parse_month(p.fill_until):
                 release = np.minimum(available, p.fill_factor * need_part)
             else:
                 release = np.minimum(available * part_share / months_to_next_harvest(ctx.month), need_part)
-            served = self._share(shard, release * (1.0 - p.waste_share), need_kg * part, part)
-            served_t = shard.per_commune(served) / 1000.0
+            serve_kg = release * (1.0 - p.waste_share) * 1000.0
+            serve_per_weight = self._per_unit(serve_weight, serve_kg)
+            if p.rule == "work_points":
+                serve_per_labour_day = self._per_unit(serve_labour_days, serve_kg)
+                serve_work_share = np.where(serve_labour_days > 0, p.work_points_share, 0.0)
+            available = available - release
+
+        # Distribution to households outside the mess halls: at harvests, and as relief in between. By need
+        # and by work, except under the free supply (and where nobody works): by need alone.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eligible_share = np.where(need_all > 0, eligible_need / need_all, 0.0)
+        distributable_kg = available * eligible_share * (1.0 if harvest else p.relief_share) * 1000.0
+        in_force = (distribute_labour_days > 0) & communes.work_points_in_force
+        served_kg, given_kg = (hand_out_compiled if compiled else hand_out_reference)(
+            *households_in,
+            serve_per_weight,
+            serve_per_labour_day,
+            serve_work_share,
+            self._per_unit(distribute_weight, distributable_kg),
+            self._per_unit(distribute_labour_days, distributable_kg),
+            np.where(in_force, p.work_points_share, 0.0),
+            households.messhall_food_kg,
+        )
+        served_t = served_kg / 1000.0
+        if open_now:
             wasted = served_t * p.waste_share / (1.0 - p.waste_share) if p.waste_share < 1 else release
             communes.granary_t[:] -= served_t + wasted
             communes.flow_wasted_t[:] = wasted
-            available = available - release
-
-        # Distribution to households outside the mess halls: at harvests, and as relief in between.
-        outside = rural_household & ~part
-        short = households.private_stock_kg < need_kg
-        if ctx.month in HARVEST_MONTHS:
-            eligible = outside
-            portion = 1.0
-        else:
-            eligible = outside & short
-            portion = p.relief_share
-        eligible_need = shard.per_commune(need_t * eligible)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            eligible_share = np.where(need_all > 0, eligible_need / need_all, 0.0)
-        distributable = available * eligible_share * portion
-        labour = households.labour_days * eligible
-        access = households.food_access
-        by_need = self._proportional(shard, need_kg * access * eligible, distributable * 1000.0)
-        by_work = self._proportional(shard, labour, distributable * 1000.0)
-        has_labour = shard.per_commune(labour) > 0
-        in_force = has_labour & communes.work_points_in_force  # free supply: by need alone
-        wp = np.where(in_force, p.work_points_share, 0.0)[households.commune]
-        given = (1.0 - wp) * by_need + wp * by_work
-        handed_out = shard.per_commune(given) / 1000.0
+        handed_out = given_kg / 1000.0
         communes.granary_t[:] -= handed_out
-        households.private_stock_kg[:] += given
-        households.messhall_food_kg[:] = served
 
-        communes.flow_confiscated_t[:] = shard.per_commune(confiscated) / 1000.0
+        communes.flow_confiscated_t[:] = confiscated_t
         communes.flow_distributed_t[:] = handed_out
         communes.flow_served_t[:] = served_t
         ctx.record("messhall_waste_mt", communes.flow_wasted_t / 1e6)
         ctx.record("messhall_consumption_mt", served_t / 1e6)
         ctx.record("distributed_mt", handed_out / 1e6)
         ctx.record("confiscated_mt", communes.flow_confiscated_t / 1e6)
-        ctx.record("messhall_persons", shard.per_commune(members * part))
-        ctx.record("rural_persons", shard.per_commune(members * rural_household))
+        ctx.record("messhall_persons", messhall_persons)
+        ctx.record("rural_persons", rural_persons)
 
-    def _open(self, shard: ProvinceShard, ctx: StepContext, rural_household: np.ndarray) -> np.ndarray:
-        """Opening day: who joins, who are the cadres, and the private grain taken in. Returns kg taken."""
+    def _open(self, shard: ProvinceShard, ctx: StepContext) -> np.ndarray:
+        """Opening day: who joins, who are the cadres, and the private grain taken in. Returns kg taken per
+        commune."""
         p = self.params
         households, communes = shard.households, shard.communes
+        rural_household = ~communes.is_urban[households.commune]
         rng = ctx.rng("participation")
         u = rng.random(households.count)
         households.in_messhall[:] = rural_household & (u < p.participation)
         households.is_cadre[:] = rural_household & (rng.random(households.count) < p.cadre_share)
         taken = households.private_stock_kg * p.confiscation_share * households.in_messhall
         households.private_stock_kg[:] -= taken
-        communes.granary_t[:] += shard.per_commune(taken) / 1000.0
-        return taken
-
-    def _share(self, shard: ProvinceShard, release_t: np.ndarray, need_kg: np.ndarray, part: np.ndarray):
-        """A mess hall's food (t per commune) shared among its member households (kg each) by the rule."""
-        p = self.params
-        households = shard.households
-        weight = need_kg * households.food_access
-        if p.rule == "cadre_privilege":
-            weight = weight * np.where(households.is_cadre, p.cadre_multiplier, 1.0)
-        if p.rule == "work_points":
-            by_work = self._proportional(shard, households.labour_days * part, release_t * 1000.0)
-            by_need = self._proportional(shard, weight * part, release_t * 1000.0)
-            has_labour = shard.per_commune(households.labour_days * part) > 0
-            wp = np.where(has_labour, p.work_points_share, 0.0)[households.commune]
-            return (1.0 - wp) * by_need + wp * by_work
-        return self._proportional(shard, weight * part, release_t * 1000.0)
+        taken_kg = shard.per_commune(taken)
+        communes.granary_t[:] += taken_kg / 1000.0
+        return taken_kg
 
     @staticmethod
-    def _proportional(shard: ProvinceShard, weight: np.ndarray, total: np.ndarray) -> np.ndarray:
-        """Split each commune's `total` among its households in proportion to their `weight`."""
-        sums = shard.per_commune(weight)
+    def _per_unit(weights: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each commune's `total` per unit of its households' summed `weights` (0 where they sum to 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            per_unit = np.where(sums > 0, total / sums, 0.0)
-        return weight * per_unit[shard.households.commune]
+            return np.where(weights > 0, total / weights, 0.0)
