@@ -58,7 +58,7 @@ import numpy as np
 from greatleap.core.data import age_sex_1953
 from greatleap.core.state import Table
 from greatleap.core.world import MAX_AGE, WORLD_STATES, _person_class_compiled
-from greatleap.modules.demography import NOT_PREGNANT, Demography, deaths_before_starvation_compiled
+from greatleap.modules.demography import NOT_PREGNANT, Demography, conceive_compiled, pregnancies_compiled
 from greatleap.modules.nutrition import (
     BALANCE_TABLES,
     UNDERNOURISHED_RESERVE,
@@ -228,9 +228,9 @@ PERSON_SPECS = tuple(spec for spec in (*WORLD_STATES, *Nutrition.states, *Demogr
 class GreatleapCore:
     """The core done greatleap's way: one greatleap `Table` of persons (the world's, nutrition's and
     demography's person states, struct-of-arrays, dead rows marked and compacted in December), the month as
-    a few whole-array passes calling greatleap's own kernels: `_person_class_compiled`,
-    `energy_balance_compiled` and `deaths_before_starvation_compiled`, and numpy where Demography.step uses
-    numpy (the starving minority, births, conception)."""
+    a few whole-array passes calling greatleap's own code: the kernels `_person_class_compiled` and
+    `energy_balance_compiled`, `Demography.decide_deaths` (which runs its own kernels, and numpy's power and
+    expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`, and the `Table`'s births."""
 
     def __init__(self, population: dict, rules: Rules, seed: int) -> None:
         n = population["household"].size
@@ -290,35 +290,42 @@ class GreatleapCore:
         """Deaths, births and conceptions as Demography.step does them (no posted causes, one commune cell)."""
         rules, persons = self.rules, self.persons
         alive, reserve = persons.alive, persons.energy_reserve
-        u = self.rng_deaths.random(persons.count)
-        # The commune argument is not read when by_commune is False: the household column stands in.
-        dies, starving = deaths_before_starvation_compiled(
-            person_class, persons.household, alive, reserve, u, rules.death_probability, False, self.onset32
+        self.outcome.starving_rows += int(np.count_nonzero(alive & (reserve < self.onset32)))
+        # greatleap's own death draw (in slices, the starving path compiled); the household column stands in
+        # for the commune, which is not read when there is one cell per class.
+        dying, position = rules.demography.decide_deaths(
+            self.rng_deaths,
+            person_class,
+            persons.household,
+            alive,
+            reserve,
+            rules.hazard,
+            rules.death_probability,
+            False,
         )
-        self.outcome.starving_rows += starving.size
-        starving_class = person_class[starving]
-        starvation = rules.demography.starvation_hazard(reserve[starving]) * rules.vulnerability[starving_class]
-        baseline = rules.hazard[starving_class]
-        probability = -np.expm1(-(baseline + starvation))
-        u_starving = u[starving]
-        dies_starving = u_starving < probability
-        dies[starving] = dies_starving
-        starved = dies_starving & (u_starving / probability >= baseline / (baseline + starvation))
-        self.outcome.deaths += int(np.count_nonzero(dies))
-        self.outcome.hunger_deaths += int(np.count_nonzero(starved))
-        alive[dies] = False
+        # The uniform splits the dying by cause: starvation where it falls beyond the baseline's share.
+        dying_class = person_class[dying]
+        baseline = rules.hazard[dying_class]
+        starvation = rules.demography.starvation_hazard(reserve[dying]) * rules.vulnerability[dying_class]
+        self.outcome.deaths += dying.size
+        self.outcome.hunger_deaths += int(np.count_nonzero(position >= baseline / (baseline + starvation)))
+        alive[dying] = False
 
         due = persons.pregnancy_due_month
-        delivering = np.flatnonzero(alive & (due == t))
-        due[(due == t) | dies] = NOT_PREGNANT
-        women = np.flatnonzero(alive & np.take(rules.fertile, person_class) & (due == NOT_PREGNANT))
+        due[dying] = NOT_PREGNANT
+        delivering, women = pregnancies_compiled(alive, due, t, rules.fertile, person_class)
         self.outcome.women_rows += women.size
-        hazard = rules.conception[person_class[women]]
-        hunger = np.clip(
-            (reserve[women] - rules.fertility_floor) / (rules.fertility_onset - rules.fertility_floor), 0.0, 1.0
+        conceive_compiled(
+            women,
+            self.rng_conceptions.random(women.size),
+            person_class,
+            reserve,
+            rules.conception,
+            np.float32(rules.fertility_floor),
+            np.float32(rules.fertility_onset - rules.fertility_floor),
+            due,
+            t + rules.gestation,
         )
-        conceives = self.rng_conceptions.random(women.size) < hazard * hunger
-        due[women[conceives]] = t + rules.gestation
 
         if delivering.size:
             girl = self.rng_births.random(delivering.size) < rules.girl_probability
@@ -1110,9 +1117,10 @@ causes and hunger, births, conceptions), implemented three times with the same r
 parameters (`NutritionParams()`, `DemographyParams()`) and the same class tables, on the same population:
 
 - **greatleap**: greatleap's way: a struct-of-arrays `Table` of persons (household int32, birth month int16,
-  sex uint8, alive bool, energy reserve float32, pregnancy due month int16), greatleap's own compiled kernels
-  (`_person_class_compiled`, `energy_balance_compiled`, `deaths_before_starvation_compiled`) and numpy where
-  `Demography.step` uses numpy; one thread.
+  sex uint8, alive bool, energy reserve float32, pregnancy due month int16) and greatleap's own code: the
+  kernels `_person_class_compiled` and `energy_balance_compiled`, `Demography.decide_deaths` (compiled passes
+  around numpy's power and expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`; one
+  thread.
 - **mesa**: Mesa {_version("mesa")}, one `mesa.Agent` per person and a plain object per household; the month
   is `Model.step` with `AgentSet.do` (needs, meals) and `AgentSet.shuffle_do` (each person's month).
 - **starsim** / **starsim-nocrn**: Starsim {_version("starsim")}, one `ss.Demographics` module on `ss.People`

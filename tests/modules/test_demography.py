@@ -10,11 +10,15 @@ from greatleap.modules.demography import (
     NOT_PREGNANT,
     Demography,
     baseline_hazard,
+    conceive_compiled,
+    conceive_reference,
     count_by_group_compiled,
     count_by_group_reference,
     deaths_before_starvation_compiled,
     deaths_before_starvation_reference,
     fertility_rates,
+    pregnancies_compiled,
+    pregnancies_reference,
 )
 from tests.conftest import run, small_scenario
 from tests.modules.helpers import module, tiny_engine
@@ -129,3 +133,68 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
     counted = count_by_group_compiled(commune, person_class, alive, groups, n_communes, 4)
     assert counted.tobytes() == count_by_group_reference(commune, person_class, alive, groups, n_communes, 4).tobytes()
     assert counted.sum() == alive.sum()
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans(), slice_rows=st.sampled_from([97, 1000, 1 << 18]))
+def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(small_engine, seed, by_commune, slice_rows):
+    """Who dies and where their uniform falls (which splits them by cause) are the same bytes with the
+    compiled starving path and the numpy reference, whatever the slices the rows are drawn in."""
+    from greatleap.core import kernels
+    from greatleap.modules import demography as demography_module
+
+    rng = np.random.default_rng(seed)
+    shard, demography = small_engine.shards[0], module(small_engine, "demography")
+    n, n_communes = shard.persons.count, shard.communes.count
+    person_class, commune = shard.person_class(0), shard.person_commune()
+    alive = rng.random(n) < 0.9
+    reserve = rng.uniform(0.3, 1.0, n).astype(np.float32)  # about half below the onset of starvation
+    hazard = rng.random(n_communes * N_CLASSES) * 0.05 if by_commune else demography.class_tables()["hazard"] * 20
+    arguments = (person_class, commune, alive, reserve, hazard, -np.expm1(-hazard), by_commune)
+    decided = {}
+    for backend in ("numba", "numpy"):
+        with kernels.use(backend):
+            previous, demography_module.DEATH_SLICE_ROWS = demography_module.DEATH_SLICE_ROWS, slice_rows
+            try:
+                decided[backend] = demography.decide_deaths(np.random.default_rng(seed), *arguments)
+            finally:
+                demography_module.DEATH_SLICE_ROWS = previous
+    (dying, position), (reference_dying, reference_position) = decided["numba"], decided["numpy"]
+    assert dying.tobytes() == reference_dying.tobytes()
+    assert position.tobytes() == reference_position.tobytes()
+    starving = alive & (reserve < np.float32(demography.params.starvation_onset))
+    assert starving[dying].any() and (~starving[dying]).any()  # the starving and the others both die
+    assert alive[dying].all() and ((position >= 0) & (position < 1)).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), t=st.integers(0, 11))
+def test_compiled_deliveries_and_conceptions_give_the_reference_bytes(small_engine, seed, t):
+    rng = np.random.default_rng(seed)
+    shard, demography = small_engine.shards[0], module(small_engine, "demography")
+    tables, p = demography.class_tables(), demography.params
+    n = shard.persons.count
+    person_class = shard.person_class(0)
+    survivors = rng.random(n) < 0.95
+    due = np.where(rng.random(n) < 0.3, rng.integers(0, 12, n), NOT_PREGNANT).astype(np.int16)
+    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)
+    outcome = {}
+    for name, scan, conceive in (
+        ("compiled", pregnancies_compiled, conceive_compiled),
+        ("reference", pregnancies_reference, conceive_reference),
+    ):
+        due_after = due.copy()
+        delivering, women = scan(survivors, due_after, t, tables["fertile"], person_class)
+        u = np.random.default_rng(seed).random(women.size)
+        floor, span = (
+            np.float32(p.fertility_hunger_floor),
+            np.float32(p.fertility_hunger_onset - p.fertility_hunger_floor),
+        )
+        conceive(women, u, person_class, reserve, tables["conception"] * 20, floor, span, due_after, t + 9)
+        outcome[name] = (delivering, women, due_after)
+    for compiled, reference in zip(outcome["compiled"], outcome["reference"], strict=True):
+        assert compiled.tobytes() == reference.tobytes()
+    delivering, women, due_after = outcome["compiled"]
+    assert delivering.size and survivors[delivering].all() and (due[delivering] == t).all()
+    assert (due_after[due == t] != t).all()  # the due are delivered (a few conceive again at once)
+    assert (due_after[women] == t + 9).any() and (due_after[women] == NOT_PREGNANT).any()

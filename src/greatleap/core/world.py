@@ -345,7 +345,8 @@ class ProvinceShard:
         return arrived.astype(np.int64), received
 
     def person_class(self, t: int) -> np.ndarray:
-        """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month.
+        """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month. The
+        classes number fewer than 2**15, so the cache is int16 (2 bytes a person at full scale, not 4).
 
         Modules keep per-class tables (need, hazards, fertility) and gather from them with this index,
         which costs one gather per table instead of recomputing age, sex and residence every time.
@@ -368,7 +369,7 @@ class ProvinceShard:
                 age_months = t - persons.birth_month.astype(np.int32)
                 age = np.minimum(age_months // 12, MAX_AGE)
                 urban = self.communes.is_urban[self.person_commune()]
-                value = ((age * 2 + persons.sex) * 2 + urban).astype(np.int32)
+                value = ((age * 2 + persons.sex) * 2 + urban).astype(np.int16)
             cached = (key, value)
             self.extra["person_class"] = cached
         return cached[1]  # type: ignore[return-value]
@@ -377,11 +378,11 @@ class ProvinceShard:
 @kernels.jit
 def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age):
     """`ProvinceShard.person_class` in one pass (compiled)."""
-    out = np.empty(birth_month.size, dtype=np.int32)
+    out = np.empty(birth_month.size, dtype=np.int16)
     for i in range(birth_month.size):
         # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
         age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))
-        out[i] = (np.int32(age) * 2 + sex[i]) * 2 + commune_urban[household_commune[household[i]]]
+        out[i] = np.int16((np.int32(age) * 2 + sex[i]) * 2 + commune_urban[household_commune[household[i]]])
     return out
 
 

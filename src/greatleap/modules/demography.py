@@ -191,6 +191,8 @@ def _age_group_lookup() -> np.ndarray:
 
 
 AGE_GROUP_OF_AGE = _age_group_lookup()
+# Rows per slice of the death draw (see Demography.decide_deaths): its temporaries stay in the cache.
+DEATH_SLICE_ROWS = 1 << 18
 
 
 def deaths_before_starvation_reference(
@@ -229,6 +231,105 @@ def deaths_before_starvation_compiled(
         starving[k] = i
         k += below  # branchless: most rows do not starve
     return dies, starving[:k].copy()
+
+
+@kernels.jit
+def starving_shortfall_compiled(reserve, starving, onset, span):
+    """The shortfall below the onset of the `starving` rows, as `Demography.starvation_hazard` computes it
+    before its power: float32, (onset - reserve) / span, not below 0 (compiled)."""
+    out = np.empty(starving.size, dtype=np.float32)
+    for k in range(starving.size):
+        out[k] = max((onset - reserve[starving[k]]) / span, np.float32(0.0))
+    return out
+
+
+@kernels.jit
+def starving_hazard_compiled(powered, starving, person_class, commune, vulnerability, hazard_table, by_commune, log2):
+    """The total monthly hazard of the `starving` rows: their cell's hazard plus starvation, log(2) x the
+    powered shortfall (float32, as numpy computes it) x the vulnerability of their class (compiled)."""
+    out = np.empty(starving.size)
+    for k in range(starving.size):
+        i = starving[k]
+        c = person_class[i]
+        cell = commune[i] * N_CLASSES + c if by_commune else c
+        out[k] = hazard_table[cell] + np.float64(log2 * powered[k]) * vulnerability[c]
+    return out
+
+
+@kernels.jit
+def settle_deaths_compiled(dies, starving, starving_probability, u, person_class, commune, probabilities, by_commune):
+    """The dying rows (sorted) and where each one's uniform falls within their probability of dying: the
+    rows `dies` already marks, and the starving rows whose uniform falls below their probability (compiled;
+    both row lists are walked in order, as the numpy reference's searchsorted matches them)."""
+    n = dies.size
+    dying = np.empty(n, dtype=np.int64)
+    position = np.empty(n)
+    m = 0
+    k = 0
+    for i in range(n):
+        if k < starving.size and starving[k] == i:
+            probability = starving_probability[k]
+            k += 1
+            if not u[i] < probability:
+                continue
+        elif dies[i]:
+            c = person_class[i]
+            probability = probabilities[commune[i] * N_CLASSES + c if by_commune else c]
+        else:
+            continue
+        dying[m] = i
+        position[m] = u[i] / probability
+        m += 1
+    return dying[:m].copy(), position[:m].copy()
+
+
+def pregnancies_reference(
+    survivors: np.ndarray, due: np.ndarray, t: int, fertile: np.ndarray, person_class: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The month's deliveries (rows of the surviving women due at `t`) and the women who may conceive
+    (surviving, of an age and sex that conceives, not pregnant once this month's births are delivered);
+    clears the due month of everyone due at `t` in `due` (numpy reference of the compiled kernel)."""
+    delivering = np.flatnonzero(survivors & (due == t))
+    due[due == t] = NOT_PREGNANT
+    women = np.flatnonzero(survivors & np.take(fertile, person_class) & (due == NOT_PREGNANT))
+    return delivering, women
+
+
+@kernels.jit
+def pregnancies_compiled(survivors, due, t, fertile, person_class):
+    """`pregnancies_reference` in one pass (compiled). The row lists are written branch-free at their
+    running ends, so only the pages they fill are touched."""
+    n = due.size
+    delivering = np.empty(n, dtype=np.int64)
+    women = np.empty(n, dtype=np.int64)
+    d = 0
+    w = 0
+    for i in range(n):
+        is_due = due[i] == t
+        if is_due:
+            due[i] = NOT_PREGNANT
+        delivering[d] = i
+        d += is_due & survivors[i]
+        women[w] = i
+        w += survivors[i] & fertile[person_class[i]] & (due[i] == NOT_PREGNANT)
+    return delivering[:d].copy(), women[:w].copy()
+
+
+def conceive_reference(women, u, person_class, reserve, conception, floor, span, due, due_month) -> None:
+    """Each of `women` conceives when her uniform falls below her class's conception hazard times the
+    hunger factor, float32 (reserve - floor) / span within [0, 1]; sets her due month (numpy reference)."""
+    hunger = np.clip((reserve[women] - floor) / span, 0.0, 1.0)
+    due[women[u < conception[person_class[women]] * hunger]] = due_month
+
+
+@kernels.jit
+def conceive_compiled(women, u, person_class, reserve, conception, floor, span, due, due_month):
+    """`conceive_reference` in one pass over the women (compiled)."""
+    for k in range(women.size):
+        i = women[k]
+        hunger = min(max((reserve[i] - floor) / span, np.float32(0.0)), np.float32(1.0))
+        if u[k] < conception[person_class[i]] * np.float64(hunger):
+            due[i] = due_month
 
 
 def count_by_group_reference(
@@ -413,24 +514,11 @@ class Demography(Module):
         else:
             hazard_table, probability_table = class_hazard, tables["death_probability"]
         by_commune = hazard_table.size > N_CLASSES
-        cell_of = (lambda rows: person_class[rows] + commune[rows] * N_CLASSES) if by_commune else person_class.take
-        u = ctx.rng("deaths").random(persons.count)
-        decide = deaths_before_starvation_compiled if kernels.compiled() else deaths_before_starvation_reference
-        dies, starving = decide(
-            person_class, commune, alive, reserve, u, probability_table, by_commune, np.float32(p.starvation_onset)
+        dying, position = self.decide_deaths(
+            ctx.rng("deaths"), person_class, commune, alive, reserve, hazard_table, probability_table, by_commune
         )
-        starvation = self.starvation_hazard(reserve[starving]) * tables["vulnerability"][person_class[starving]]
-        starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
-        dies[starving] = u[starving] < starving_probability
         # The same uniform splits the dying by cause, in proportion to their hazards.
-        dying = np.flatnonzero(dies)
         hazards = self._hazards(dying, person_class, reserve, commune, posted, factor)
-        probability = probability_table[cell_of(dying)]
-        starved_at = np.searchsorted(starving, dying)  # both sorted: where each dying row is among the starving
-        was_starving = starved_at < starving.size
-        was_starving[was_starving] = starving[starved_at[was_starving]] == dying[was_starving]
-        probability[was_starving] = starving_probability[starved_at[was_starving]]
-        position = u[dying] / probability  # uniform in [0, 1) given death
         total = sum(hazards.values())
         cumulative = np.zeros(dying.size)
         cause_of = {}
@@ -439,15 +527,17 @@ class Demography(Module):
             cause_of[cause] = dying[(position >= cumulative) & (position < cumulative + share)]
             cumulative = cumulative + share
         starved_rows = cause_of["starvation"]
-        persons.alive[dies] = False
+        persons.alive[dying] = False
         shard.forget_members()
-        survivors = alive & ~dies
+        survivors = alive
+        survivors[dying] = False
 
         # Births due this month, to mothers still alive; then conceptions.
         due = persons.pregnancy_due_month
-        delivering = np.flatnonzero(survivors & (due == t))
-        due[(due == t) | dies] = NOT_PREGNANT
-        self._conceive(shard, ctx, person_class, survivors)
+        due[dying] = NOT_PREGNANT
+        scan = pregnancies_compiled if kernels.compiled() else pregnancies_reference
+        delivering, women = scan(survivors, due, t, tables["fertile"], person_class)
+        self._conceive(shard, ctx, person_class, women)
         births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
         deaths = np.bincount(commune[dying], minlength=n_communes)
         deaths_starvation = np.bincount(commune[starved_rows], minlength=n_communes)
@@ -489,23 +579,95 @@ class Demography(Module):
             ctx.record(f"population_{g}", by_group[:, g_index])
             ctx.record(f"deaths_starvation_{g}", starved[:, g_index])
 
-    def _conceive(self, shard: ProvinceShard, ctx: StepContext, person_class: np.ndarray, alive: np.ndarray) -> None:
-        """Conceptions among living women of childbearing age who are not pregnant."""
+    def decide_deaths(
+        self,
+        rng: np.random.Generator,
+        person_class: np.ndarray,
+        commune: np.ndarray,
+        alive: np.ndarray,
+        reserve: np.ndarray,
+        hazard_table: np.ndarray,
+        probability_table: np.ndarray,
+        by_commune: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Who dies this month (rows, sorted) and where each one's uniform falls within their probability of
+        dying (in [0, 1), which splits them by cause). Competing hazards, one uniform per person: everyone's
+        hazard is their cell's (class, or commune and class), starvation added below its onset.
+
+        The rows are taken in slices of `DEATH_SLICE_ROWS`: the uniforms and the starving path's float64
+        temporaries then stay a few megabytes (at full scale a province has tens of millions of persons), and
+        drawing the uniforms slice by slice gives the same numbers as one draw for every row."""
+        p = self.params
+        vulnerability = self.class_tables()["vulnerability"]
+        decide = deaths_before_starvation_compiled if kernels.compiled() else deaths_before_starvation_reference
+        # The constants of `starvation_hazard` as numpy applies them to float32 reserves (float32 too).
+        onset = np.float32(p.starvation_onset)
+        span = np.float32(p.starvation_onset - p.lethal_reserve)
+        log2 = np.float32(math.log(2.0))
+        dying, position = [], []
+        for start in range(0, alive.size, DEATH_SLICE_ROWS):
+            rows = slice(start, start + DEATH_SLICE_ROWS)
+            slice_class, slice_commune, slice_reserve = person_class[rows], commune[rows], reserve[rows]
+            cell_of = (
+                (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
+            )
+            u = rng.random(slice_class.size)
+            dies, starving = decide(
+                slice_class, slice_commune, alive[rows], slice_reserve, u, probability_table, by_commune, onset
+            )
+            if kernels.compiled():
+                # numpy's float32 power and float64 expm1 between three compiled passes over the starving rows:
+                # the same operations as the reference below, without its full-size temporaries.
+                shortfall = starving_shortfall_compiled(slice_reserve, starving, onset, span)
+                total = starving_hazard_compiled(
+                    shortfall**p.starvation_steepness,
+                    starving,
+                    slice_class,
+                    slice_commune,
+                    vulnerability,
+                    hazard_table,
+                    by_commune,
+                    log2,
+                )
+                slice_dying, slice_position = settle_deaths_compiled(
+                    dies, starving, -np.expm1(-total), u, slice_class, slice_commune, probability_table, by_commune
+                )
+                position.append(slice_position)
+                dying.append(slice_dying + start)
+                continue
+            starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
+            starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
+            dies[starving] = u[starving] < starving_probability
+            slice_dying = np.flatnonzero(dies)
+            probability = probability_table[cell_of(slice_dying)]
+            # Both sorted: where each dying row is among the starving, whose probability counts for them.
+            starved_at = np.searchsorted(starving, slice_dying)
+            was_starving = starved_at < starving.size
+            was_starving[was_starving] = starving[starved_at[was_starving]] == slice_dying[was_starving]
+            probability[was_starving] = starving_probability[starved_at[was_starving]]
+            position.append(u[slice_dying] / probability)  # uniform in [0, 1) given death
+            dying.append(slice_dying + start)
+        if not dying:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(dying), np.concatenate(position)
+
+    def _conceive(self, shard: ProvinceShard, ctx: StepContext, person_class: np.ndarray, women: np.ndarray) -> None:
+        """Conceptions among `women` (living, of childbearing age, not pregnant), slowed by hunger."""
         p = self.params
         persons = shard.persons
-        tables = self.class_tables()
-        women = np.flatnonzero(
-            alive & np.take(tables["fertile"], person_class) & (persons.pregnancy_due_month == NOT_PREGNANT)
+        conceive = conceive_compiled if kernels.compiled() else conceive_reference
+        conceive(
+            women,
+            ctx.rng("conceptions").random(women.size),
+            person_class,
+            persons.energy_reserve,
+            self.class_tables()["conception"],
+            # The constants as numpy applies them to float32 reserves (float32 too).
+            np.float32(p.fertility_hunger_floor),
+            np.float32(p.fertility_hunger_onset - p.fertility_hunger_floor),
+            persons.pregnancy_due_month,
+            ctx.t + p.gestation_months,
         )
-        hazard = tables["conception"][person_class[women]]
-        hunger = np.clip(
-            (persons.energy_reserve[women] - p.fertility_hunger_floor)
-            / (p.fertility_hunger_onset - p.fertility_hunger_floor),
-            0.0,
-            1.0,
-        )
-        u = ctx.rng("conceptions").random(women.size)
-        persons.pregnancy_due_month[women[u < hazard * hunger]] = ctx.t + p.gestation_months
 
     def check(self, shard: ProvinceShard, ctx: StepContext) -> None:
         """Population identity per commune: the stock equals the living persons counted afresh."""
