@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greatleap.compare import excess_deaths
+from greatleap.core import kernels
+from greatleap.modules import migration
 from greatleap.scenario import Scenario
 from tests.conftest import run, small_scenario
-from tests.modules.helpers import run_module_step, tiny_engine
+from tests.modules.helpers import module, run_module_step, tiny_engine
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,110 @@ def test_free_migration_lets_the_hungry_leave_their_communes_and_provinces(histo
     # Families that flee hunger for better-fed communes save lives (seed 1: 24.0 M excess deaths against
     # 27.4 M; seeds 2-4: -3.1, -2.2 and -1.8 M).
     assert excess_deaths(free) < excess_deaths(historical_run) - 0.5e6
+
+
+def generator(seed: int, buffered: bool) -> np.random.Generator:
+    """A PCG64 generator as the streams make them; `buffered`: one 32-bit draw made, so that half of a 64-bit
+    output waits in the state (numpy's next 32-bit draw takes it)."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if buffered:
+        rng.integers(0, 2**31, dtype=np.uint32)
+    return rng
+
+
+@settings(max_examples=60, deadline=None)  # the first example may compile
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(9_990, 60_000),
+    st.floats(0.0, 1.0),
+    st.booleans(),
+)
+def test_sorted_sample_gives_numpys_choice_and_leaves_the_same_state(seed, n, share, buffered):
+    """Around numpy's switch from Floyd's algorithm to the tail shuffle (n = 10,000, k = n // 50) and up to
+    k = n: the same rows and the same generator state as `np.sort(rng.choice(n, k, replace=False))`."""
+    k = int(share**3 * n)  # mostly small samples, where the switch lies
+    expected_rng, rng = generator(seed, buffered), generator(seed, buffered)
+    expected = np.sort(expected_rng.choice(n, size=k, replace=False))
+    with kernels.use("numba"):
+        got = migration.sorted_sample(rng, n, k)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+    assert rng.random() == expected_rng.random()
+
+
+@pytest.mark.parametrize(("n", "k"), [(10_000, 5_000), (10_001, 200), (10_001, 201), (20_000, 400), (20_000, 401)])
+def test_sorted_sample_at_numpys_switch_of_algorithm(n, k):
+    expected_rng, rng = generator(3, False), generator(3, False)
+    expected = np.sort(expected_rng.choice(n, size=k, replace=False))
+    with kernels.use("numba"):
+        assert np.array_equal(migration.sorted_sample(rng, n, k), expected)
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_the_sample_kernel_rejects_draws_as_numpy_does(buffered):
+    """Rows near 2**31 make numpy reject a quarter of its 32-bit draws (Lemire's method): the kernel replays
+    the tail shuffle with them, as a shuffle with `Generator.integers` (the same bounded draw) does."""
+    n, k = 3 * 2**29 + 12_345, 3_000
+    expected_rng, rng = generator(7, buffered), generator(7, buffered)
+    value = {}  # the positions of arange(n) the shuffle moved
+    for i in range(n - 1, n - k - 1, -1):
+        j = int(expected_rng.integers(0, i + 1))
+        value[i], value[j] = value.get(j, j), value.get(i, i)
+    expected = np.sort([value.get(i, i) for i in range(n - k, n)])
+    got = migration._sorted_sample_compiled(rng, n, k)
+    assert np.array_equal(got, expected)
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+@pytest.fixture(scope="module")
+def flight_engine():
+    return tiny_engine(persons=30_000)
+
+
+def random_persons(shard, rng: np.random.Generator) -> None:
+    """Reserves around the flight thresholds (some exactly on them), the dead, the unregistered."""
+    persons = shard.persons
+    n = persons.count
+    reserve = rng.uniform(0.6, 0.95, n)
+    reserve[rng.random(n) < 0.1] = 0.85
+    reserve[rng.random(n) < 0.1] = 0.7
+    persons.energy_reserve[:] = reserve
+    persons.alive[:] = rng.random(n) < 0.9
+    persons.unregistered[:] = rng.random(n) < rng.choice([0.0, 0.01, 0.5])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 600))
+def test_compiled_attempts_give_the_reference_rows(flight_engine, seed, t):
+    rng = np.random.default_rng(seed)
+    shard = flight_engine.shards[0]
+    random_persons(shard, rng)
+    shard.communes.is_urban[:] = rng.random(shard.communes.count) < 0.3
+    sampled = np.sort(rng.choice(shard.persons.count, size=int(rng.integers(0, 5_000)), replace=False))
+    u = rng.random(sampled.size)
+    flight = module(flight_engine, "migration")
+    with kernels.use("numpy"):
+        expected = flight._attempts(shard, t, sampled, u)
+    with kernels.use("numba"):
+        got = flight._attempts(shard, t, sampled, u)
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_compiled_families_and_counts_give_the_reference_rows(flight_engine, seed, share_going):
+    rng = np.random.default_rng(seed)
+    shard = flight_engine.shards[0]
+    random_persons(shard, rng)
+    persons = shard.persons
+    successful = np.flatnonzero(rng.random(persons.count) < 0.05 * share_going)
+    with_family = rng.random(successful.size) < 0.8
+    results = {}
+    for backend in ("numpy", "numba"):
+        with kernels.use(backend):
+            movers, family = migration.Migration._families(shard, successful, with_family)
+            results[backend] = (movers, family, shard.living_by_commune(persons.unregistered))
+    for a, b in zip(results["numba"], results["numpy"], strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

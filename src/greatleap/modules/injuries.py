@@ -162,7 +162,7 @@ class Injuries(Module):
         ctx.record("injuries_factories", factories)
         still = np.flatnonzero(persons.injured_until > t)
         still = still[persons.alive[still]]
-        ctx.record("persons_injured", np.bincount(shard.person_commune()[still], minlength=n))
+        ctx.record("persons_injured", np.bincount(shard.commune_of(still), minlength=n))
 
     def _draw(self, shard: ProvinceShard, ctx: StepContext, expected: np.ndarray) -> np.ndarray:
         """Rows of the persons injured this month: Poisson(expected) per commune, each a random living person
@@ -173,7 +173,6 @@ class Injuries(Module):
         wanted = rng.poisson(expected)
         if wanted.sum() == 0 or persons.count == 0:
             return np.zeros(0, dtype=np.int64)
-        commune_of = shard.person_commune()
         rows_per_commune = np.maximum(shard.communes.population, 1)
         chosen: list[np.ndarray] = []
         for _ in range(8):  # a few rounds of draws: each round over-draws by the commune's working share
@@ -183,7 +182,7 @@ class Injuries(Module):
             ok = persons.alive[rows] & (age >= p.age_min) & (age <= p.age_max) & (persons.injured_until[rows] <= ctx.t)
             rows = np.unique(rows[ok])  # once each (sorted: the order of the draw is the stream's)
             rows = rows[rng.permutation(rows.size)]
-            commune = commune_of[rows]
+            commune = shard.commune_of(rows)  # for these rows only: no gather over everyone
             # The first `wanted` rows of each commune, in the shuffled order.
             order = np.argsort(commune, kind="stable")
             rows, commune = rows[order], commune[order]

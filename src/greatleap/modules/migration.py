@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
@@ -173,12 +174,13 @@ class Migration(Module):
         return reserve**p.destination_pull * attraction * communes.weight * (communes.population > 0)
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
-        """Who tries to flee, who gets away; those staying in the province are resettled, the others posted."""
+        """Who tries to flee, who gets away; those staying in the province are resettled, the others posted.
+
+        Communes are looked up only for the rows drawn (`ProvinceShard.commune_of`), not for every person: the
+        per-person gather would be stale again after the month's moves, and nobody else reads it before then."""
         p = self.params
         persons, communes = shard.persons, shard.communes
         n_communes = communes.count
-        reserve = persons.energy_reserve
-        commune = shard.person_commune()
         attempts_per_commune = np.zeros(n_communes)
         arrivals = np.zeros(n_communes)
         departures = np.zeros(n_communes)
@@ -186,51 +188,46 @@ class Migration(Module):
         rng = ctx.rng("flight")
         # Each person tries with a chance of at most `flight_rate_max`: draw that share of the rows at random,
         # then keep each with its own chance over the maximum (thinning: no pass over everyone).
-        sampled = rng.choice(persons.count, size=rng.binomial(persons.count, p.flight_rate_max), replace=False)
-        sampled.sort()
-        age = (ctx.t - persons.birth_month[sampled].astype(np.int32)) // 12
-        eligible = persons.alive[sampled] & (age >= p.flight_age_min) & (age <= p.flight_age_max)
-        eligible &= ~communes.is_urban[commune[sampled]]  # city dwellers hold ration coupons: they stay
-        span = p.flight_onset - p.flight_desperate
-        relative = np.clip((p.flight_onset - reserve[sampled]) / span, 0.0, 1.0)
-        trying = sampled[eligible & (rng.random(sampled.size) < relative)]
+        sampled = sorted_sample(rng, persons.count, rng.binomial(persons.count, p.flight_rate_max))
+        trying, trying_commune = self._attempts(shard, ctx.t, sampled, rng.random(sampled.size))
         if trying.size:
-            attempts_per_commune = np.bincount(commune[trying], minlength=n_communes).astype(np.float64)
+            attempts_per_commune = np.bincount(trying_commune, minlength=n_communes).astype(np.float64)
             successful = trying[rng.random(trying.size) < self.success()]
             movers, family = self._families(shard, successful, rng.random(successful.size) < p.family_share)
+            mover_commune = shard.commune_of(movers)
             n_families = int(family.max()) + 1 if family.size else 0
             head = np.zeros(n_families, dtype=np.int64)
             head[family] = movers  # a member of each family (all live in the same commune)
             leaving_family = rng.random(n_families) < (p.cross_province_share if ctx.nation is not None else 0.0)
             leaving = leaving_family[family]
-            departures = np.bincount(commune[movers], minlength=n_communes).astype(np.float64)
+            departures = np.bincount(mover_commune, minlength=n_communes).astype(np.float64)
             shares = shard.take_shares(movers)
-            self._carried(communes.flow_carried_out_t, commune[movers], shares)
+            self._carried(communes.flow_carried_out_t, mover_commune, shares)
             if leaving.any():
                 self._post(
                     shard,
                     ctx,
                     movers[leaving],
                     _renumber(family[leaving]),
-                    commune,
+                    mover_commune[leaving],
                     {k: v[leaving] for k, v in shares.items()},
                 )
             staying = ~leaving
             if staying.any():
                 rng = ctx.rng("destination")
-                staying_head = head[~leaving_family]
-                destination = draw_destinations(rng, pull, commune[staying_head])
+                staying_head_commune = shard.commune_of(head[~leaving_family])
+                destination = draw_destinations(rng, pull, staying_head_commune)
                 arrived, received = shard.resettle(
                     rng,
                     movers[staying],
                     destination,
-                    communes.weight[commune[staying_head]],
+                    communes.weight[staying_head_commune],
                     {k: v[staying] for k, v in shares.items()},
                     family=_renumber(family[staying]),
                 )
                 persons.unregistered[arrived] = True
                 self._received(communes, received)
-                arrivals = np.bincount(shard.person_commune()[arrived], minlength=n_communes).astype(np.float64)
+                arrivals = np.bincount(shard.commune_of(arrived), minlength=n_communes).astype(np.float64)
         # The population identity per commune: the stock moves by arrivals less departures.
         communes.population[:] = communes.population + (arrivals - departures).astype(np.int64)
         shard.extra["migration_attempts"] = attempts_per_commune
@@ -240,6 +237,41 @@ class Migration(Module):
             ctx.nation.provinces.migration_pull[shard.index] = float(pull.sum())
         else:  # a shard on its own (unit tests): nothing arrives from elsewhere
             self.arrive(shard, ctx)
+
+    def _attempts(
+        self, shard: ProvinceShard, t: int, sampled: np.ndarray, u: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Those of the `sampled` rows who try to flee, and their communes: living, of fleeing age, in a rural
+        commune, and `u` (a uniform each) below their chance over the maximum. The kernel does it in one
+        loop over the sample, without the numpy path's dozen temporaries."""
+        p = self.params
+        persons, communes = shard.persons, shard.communes
+        reserve = persons.energy_reserve
+        span = p.flight_onset - p.flight_desperate
+        if kernels.compiled():
+            as_reserve = reserve.dtype.type  # numpy computes in the reserve's precision (float32)
+            return _attempts_compiled(
+                sampled,
+                u,
+                t,
+                persons.birth_month,
+                persons.alive,
+                persons.household,
+                shard.households.commune,
+                communes.is_urban,
+                reserve,
+                p.flight_age_min,
+                p.flight_age_max,
+                as_reserve(p.flight_onset),
+                as_reserve(span),
+            )
+        sampled_commune = shard.commune_of(sampled)
+        age = (t - persons.birth_month[sampled].astype(np.int32)) // 12
+        eligible = persons.alive[sampled] & (age >= p.flight_age_min) & (age <= p.flight_age_max)
+        eligible &= ~communes.is_urban[sampled_commune]  # city dwellers hold ration coupons: they stay
+        relative = np.clip((p.flight_onset - reserve[sampled]) / span, 0.0, 1.0)
+        tries = eligible & (u < relative)
+        return sampled[tries], sampled_commune[tries]
 
     @staticmethod
     def _families(
@@ -256,10 +288,13 @@ class Migration(Module):
         key_of = lambda rows: persons.household[rows].astype(np.int64) * 2 + persons.unregistered[rows]  # noqa: E731
         going = np.zeros(2 * shard.households.count, dtype=bool)
         going[key_of(successful[with_family])] = True
-        # Only rows of the households that go are looked at further (one boolean gather over everyone).
-        household_goes = going.reshape(-1, 2).any(axis=1)
-        candidates = np.flatnonzero(household_goes[persons.household] & persons.alive)
-        members = candidates[going[key_of(candidates)]]
+        if kernels.compiled():
+            members = _family_members_compiled(persons.household, persons.unregistered, persons.alive, going)
+        else:
+            # Only rows of the households that go are looked at further (one boolean gather over everyone).
+            household_goes = going.reshape(-1, 2).any(axis=1)
+            candidates = np.flatnonzero(household_goes[persons.household] & persons.alive)
+            members = candidates[going[key_of(candidates)]]
         alone = successful[~going[key_of(successful)]]
         movers = np.union1d(members, alone)
         key = key_of(movers)
@@ -282,16 +317,16 @@ class Migration(Module):
         ctx: StepContext,
         leavers: np.ndarray,
         family: np.ndarray,
-        commune: np.ndarray,
+        leaver_commune: np.ndarray,
         shares: dict[str, np.ndarray],
     ) -> None:
-        """Post persons leaving the province (their rows and what they carry) to the nation's outbox;
-        their rows here are closed."""
+        """Post persons leaving the province (their rows, what they carry and the communes they leave) to
+        the nation's outbox; their rows here are closed."""
         assert ctx.nation is not None
         persons = shard.persons
         rows = {name: persons.column(name)[leavers].copy() for name in persons.names}
         rows.update({f"carried:{name}": share for name, share in shares.items()})
-        rows["origin_weight"] = shard.communes.weight[commune[leavers]].astype(np.float64)
+        rows["origin_weight"] = shard.communes.weight[leaver_commune].astype(np.float64)
         rows["family"] = family
         ctx.nation.outbox[shard.code] = rows
         persons.alive[leavers] = False  # not a death: the person lives on in another province
@@ -337,10 +372,9 @@ class Migration(Module):
             arrived, received = shard.resettle(rng, movers, destination, origin_weight, shares, family=family)
             persons.unregistered[arrived] = True
             self._received(communes, received)
-            interprovincial = np.bincount(shard.person_commune()[arrived], minlength=communes.count).astype(float)
+            interprovincial = np.bincount(shard.commune_of(arrived), minlength=communes.count).astype(float)
             communes.population[:] = communes.population + interprovincial.astype(np.int64)
-        unregistered = np.flatnonzero(persons.alive & persons.unregistered)
-        communes.unregistered_persons[:] = np.bincount(shard.person_commune()[unregistered], minlength=communes.count)
+        communes.unregistered_persons[:] = shard.living_by_commune(persons.unregistered)
         ctx.record("migration_attempts", shard.extra.pop("migration_attempts", np.zeros(communes.count)))
         arrivals = shard.extra.pop("migration_arrivals", np.zeros(communes.count)) + interprovincial
         ctx.record("migrants", arrivals)
@@ -359,3 +393,201 @@ def _renumber(key: np.ndarray) -> np.ndarray:
     rank = np.empty(first.size, dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(first.size)
     return rank[inverse]
+
+
+@kernels.jit
+def _attempts_compiled(
+    sampled,
+    u,
+    t,
+    birth_month,
+    alive,
+    household,
+    household_commune,
+    commune_urban,
+    reserve,
+    age_min,
+    age_max,
+    onset,
+    span,
+):  # pragma: no cover - compiled
+    """`Migration._attempts` in one loop over the sample (compiled; `onset` and `span` in the reserve's
+    precision, as numpy computes)."""
+    trying = np.empty(sampled.size, dtype=np.int64)
+    trying_commune = np.empty(sampled.size, dtype=household_commune.dtype)
+    found = 0
+    for s in range(sampled.size):
+        row = sampled[s]
+        if not alive[row]:
+            continue
+        age = (t - np.int64(birth_month[row])) // 12
+        if age < age_min or age > age_max:
+            continue
+        commune = household_commune[household[row]]
+        if commune_urban[commune]:
+            continue
+        relative = (onset - reserve[row]) / span
+        if relative < 0:
+            relative = 0
+        elif relative > 1:
+            relative = 1
+        if u[s] < relative:
+            trying[found] = row
+            trying_commune[found] = commune
+            found += 1
+    return trying[:found].copy(), trying_commune[:found].copy()
+
+
+@kernels.jit
+def _family_members_compiled(household, unregistered, alive, going):  # pragma: no cover - compiled
+    """The living rows whose family key (household * 2 + unregistered) is `going`, ascending: the numpy
+    path's gather, mask and `flatnonzero` over everyone in one pass (compiled), into a buffer that doubles
+    when full (the scan itself is a separate loop: growing the buffer inside it keeps numba from
+    optimising the loop, 4x slower)."""
+    out = np.empty(4096, dtype=np.int64)
+    found, row = _scan_family_members(household, unregistered, alive, going, 0, out, 0)
+    while row < household.size:
+        grown = np.empty(2 * out.size, dtype=np.int64)
+        grown[:found] = out
+        out = grown
+        found, row = _scan_family_members(household, unregistered, alive, going, row, out, found)
+    return out[:found].copy()
+
+
+@kernels.jit
+def _scan_family_members(household, unregistered, alive, going, start, out, found):  # pragma: no cover
+    """Rows from `start` on into `out` from `found` on, until `out` is full: (rows found, next row)."""
+    for i in range(start, household.size):
+        if alive[i] and going[np.int64(household[i]) * 2 + np.int64(unregistered[i])]:
+            if found == out.size:
+                return found, i
+            out[found] = i
+            found += 1
+    return found, household.size
+
+
+def sorted_sample(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """`k` distinct rows of `n` drawn at random, ascending: `np.sort(rng.choice(n, k, replace=False))`, the
+    same numbers from the same draws, leaving `rng` in the same state.
+
+    For k > n / 50 (and n > 10,000) numpy draws by shuffling the tail of `arange(n)`: an array of 8 bytes a
+    person, then a sort of the sample. The kernel replays that shuffle on the k swapped positions only (the
+    rest kept in a hash table) and sorts by buckets: the same numbers, a few bytes a sampled row. It reads
+    PCG64's raw output, so the parity test (tests/modules/test_migration.py) pins it to numpy's algorithm."""
+    k = int(k)
+    if kernels.compiled() and _choice_shuffles_the_tail(n, k) and rng.bit_generator.state["bit_generator"] == "PCG64":
+        return _sorted_sample_compiled(rng, n, k)
+    sample = rng.choice(n, size=k, replace=False)
+    sample.sort()
+    return sample
+
+
+def _choice_shuffles_the_tail(n: int, k: int) -> bool:
+    """Whether `Generator.choice(n, k, replace=False)` (shuffle on) takes its tail-shuffle branch (numpy's
+    `pop_size > 10000 and size > pop_size // 50`; Floyd's algorithm otherwise); bounded so that every draw is
+    32-bit and the kernel's products fit int64."""
+    return 10_000 < n < 2**31 and n // 50 < k <= n
+
+
+def _sorted_sample_compiled(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """`sorted_sample` by the kernel: numpy's 32-bit draws are the halves of PCG64's 64-bit outputs (low
+    half first; an odd draw leaves the high half buffered in the state), rejected now and then (Lemire's
+    method); enough raw outputs are drawn ahead, then the state is set to where numpy would have left it."""
+    bit_generator = rng.bit_generator
+    start = bit_generator.state
+    buffered = int(start["has_uint32"])
+    spare = int(2 * k * n / 2**32) + 64  # rejections: at most a share n / 2**32 of the draws
+    while True:
+        n_raw = (k - buffered + 1) // 2 + spare
+        raw = bit_generator.random_raw(n_raw)
+        words = np.empty(buffered + 2 * n_raw, dtype=np.uint32)
+        if buffered:
+            words[0] = start["uinteger"]
+        words[buffered::2] = raw & 0xFFFFFFFF
+        words[buffered + 1 :: 2] = raw >> 32
+        sample, used = _tail_shuffle_sample_compiled(n, k, words)
+        if used >= 0:
+            break
+        bit_generator.state = start  # too many rejections: draw again, further ahead
+        spare *= 4
+    from_raw = used - buffered
+    n_used = max(from_raw + 1, 0) // 2
+    state = dict(start)
+    state["has_uint32"] = from_raw % 2 if from_raw > 0 else buffered - used
+    if n_used:
+        state["uinteger"] = int(raw[n_used - 1] >> 32)
+    bit_generator.state = start
+    bit_generator.advance(n_used)
+    state["state"] = bit_generator.state["state"]
+    bit_generator.state = state
+    return sample
+
+
+@kernels.jit
+def _tail_shuffle_sample_compiled(n, k, words):  # pragma: no cover - compiled
+    """The values numpy's tail shuffle leaves in positions n-k..n-1, ascending, and the number of 32-bit
+    `words` used (-1 if they ran out). For i from n-1 down to n-k numpy swaps positions i and
+    j = Lemire-bounded draw in [0, i]; positions below n-k that were swapped are kept in a hash table."""
+    first = n - k
+    # int32 throughout (n < 2**31): half the memory and cache of int64 tables.
+    tail = np.empty(k, dtype=np.int32)  # the values at positions first..n-1
+    for position in range(k):
+        tail[position] = first + position
+    size = 2
+    while size < 2 * k:
+        size *= 2
+    mask = size - 1
+    keys = np.full(size, -1, dtype=np.int32)  # positions below `first` holding another value
+    values = np.empty(size, dtype=np.int32)
+    used = 0
+    for i in range(n - 1, max(first, 1) - 1, -1):  # numpy leaves position 0 alone (k = n)
+        bound = np.uint64(i + 1)
+        while True:  # numpy's buffered_bounded_lemire_uint32
+            if used == words.size:
+                return np.zeros(0, dtype=np.int64), -1
+            product = np.uint64(words[used]) * bound
+            used += 1
+            leftover = product & np.uint64(0xFFFFFFFF)
+            if leftover >= bound or leftover >= (np.uint64(0xFFFFFFFF) - np.uint64(i)) % bound:
+                break
+        j = np.int32(product >> np.uint64(32))
+        value_i = tail[i - first]
+        if j >= first:
+            tail[i - first] = tail[j - first]
+            tail[j - first] = value_i
+        else:
+            slot = np.int64(j) & mask
+            while keys[slot] != -1 and keys[slot] != j:
+                slot = (slot + 1) & mask
+            if keys[slot] == -1:
+                keys[slot] = j
+                tail[i - first] = j
+            else:
+                tail[i - first] = values[slot]
+            values[slot] = value_i
+    # Sort by buckets of 2**shift values (a shift, not a division): the values spread evenly over [0, n),
+    # so a bucket holds about four (few enough for insertion; the bucket table stays small in the cache).
+    shift = 0
+    while (n >> (shift + 1)) >= max(k // 4, 1):
+        shift += 1
+    n_buckets = ((n - 1) >> shift) + 1
+    start = np.zeros(n_buckets + 1, dtype=np.int32)
+    for value in tail:
+        start[(value >> shift) + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    fill = start[:n_buckets].copy()
+    out = np.empty(k, dtype=np.int64)
+    for value in tail:
+        b = value >> shift
+        out[fill[b]] = value
+        fill[b] += 1
+    for b in range(n_buckets):  # insertion sort within each bucket
+        for a in range(start[b] + 1, start[b + 1]):
+            value = out[a]
+            c = a - 1
+            while c >= start[b] and out[c] > value:
+                out[c + 1] = out[c]
+                c -= 1
+            out[c + 1] = value
+    return out, used

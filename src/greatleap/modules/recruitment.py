@@ -108,12 +108,14 @@ class Recruitment(Module):
         nation.provinces.urban_population_share[:] = urban_population_shares(nation.codes)
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
+        """Recruit (before the recall) or send back (after it). Communes are looked up only for the rows
+        drawn and moved (`ProvinceShard.commune_of`), not for every person: the per-person gather would be stale again
+        after the moves, and nobody reads it before then."""
         p = self.params
         assert ctx.nation is not None
         communes, persons = shard.communes, shard.persons
         provinces_table, row = ctx.nation.provinces, shard.index
         months_since_recall = float(ctx.nation.state.months_since_recall[0])
-        commune = shard.person_commune()
         arrivals = np.zeros(communes.count)
         departures = np.zeros(communes.count)
         recruits = np.zeros(communes.count)
@@ -126,15 +128,16 @@ class Recruitment(Module):
             def eligible(rows: np.ndarray) -> np.ndarray:
                 age = (t - persons.birth_month[rows].astype(np.int32)) // 12
                 young = (age >= p.recruit_age_min) & (age <= p.recruit_age_max)
-                return persons.alive[rows] & young & rural[commune[rows]] & ~persons.recruited[rows]
+                return persons.alive[rows] & young & rural[shard.commune_of(rows)] & ~persons.recruited[rows]
 
             movers = self._draw(shard, ctx.rng("recruit"), eligible, real, rural, 0.3, persons.count)
             if movers.size:
-                provinces_table.recruits_real[row] += float(communes.weight[commune[movers]].sum())
-                arrived = self._move(shard, ctx.rng("recruit"), movers, commune, to_urban=True)
+                mover_commune = shard.commune_of(movers)
+                provinces_table.recruits_real[row] += float(communes.weight[mover_commune].sum())
+                arrived = self._move(shard, ctx.rng("recruit"), movers, mover_commune, to_urban=True)
                 persons.recruited[arrived] = True
-                departures += np.bincount(commune[movers], minlength=communes.count)
-                recruits = np.bincount(shard.person_commune()[arrived], minlength=communes.count).astype(float)
+                departures += np.bincount(mover_commune, minlength=communes.count)
+                recruits = np.bincount(shard.commune_of(arrived), minlength=communes.count).astype(float)
                 arrivals += recruits
         elif months_since_recall >= 1:
             real = self._returning(ctx, float(provinces_table.recruits_real[row]), months_since_recall)
@@ -142,22 +145,22 @@ class Recruitment(Module):
             def recruited(rows: np.ndarray) -> np.ndarray:
                 return persons.alive[rows] & persons.recruited[rows]
 
-            available = int(np.count_nonzero(persons.recruited & persons.alive))
+            available = int(shard.living_by_commune(persons.recruited).sum())
             share = available / max(persons.count, 1)
             movers = self._draw(shard, ctx.rng("send_back"), recruited, real, ~rural, share, available)
             if movers.size:
-                departures += np.bincount(commune[movers], minlength=communes.count)
-                sent_back = np.bincount(commune[movers], minlength=communes.count).astype(float)
-                arrived = self._move(shard, ctx.rng("send_back"), movers, commune, to_urban=False)
+                mover_commune = shard.commune_of(movers)
+                departures += np.bincount(mover_commune, minlength=communes.count)
+                sent_back = np.bincount(mover_commune, minlength=communes.count).astype(float)
+                arrived = self._move(shard, ctx.rng("send_back"), movers, mover_commune, to_urban=False)
                 persons.recruited[movers] = False
                 persons.recruited[arrived] = False  # copies too (where a rural row stands for fewer persons)
-                arrivals += np.bincount(shard.person_commune()[arrived], minlength=communes.count)
+                arrivals += np.bincount(shard.commune_of(arrived), minlength=communes.count)
         communes.population[:] = communes.population + (arrivals - departures).astype(np.int64)
         ctx.record("recruits", recruits)
         ctx.record("workers_sent_back", sent_back)
         ctx.record("recruitment_net", arrivals - departures)
-        in_cities = np.flatnonzero(persons.alive & persons.recruited)
-        ctx.record("recruits_in_cities", np.bincount(shard.person_commune()[in_cities], minlength=communes.count))
+        ctx.record("recruits_in_cities", shard.living_by_commune(persons.recruited))
 
     def _returning(self, ctx: StepContext, recruited_real: float, months_since_recall: float) -> float:
         """Real recruits to send back this month: the schedule's even share, more when the state cannot pay
@@ -191,17 +194,22 @@ class Recruitment(Module):
 
     @staticmethod
     def _move(
-        shard: ProvinceShard, rng: np.random.Generator, movers: np.ndarray, commune: np.ndarray, to_urban: bool
+        shard: ProvinceShard,
+        rng: np.random.Generator,
+        movers: np.ndarray,
+        mover_commune: np.ndarray,
+        to_urban: bool,
     ) -> np.ndarray:
-        """Settle `movers` in random urban districts (or rural communes), drawn by the real communes each stands
-        for, registered there; they take their share of planned needs, not the household's grain."""
+        """Settle `movers` (living in `mover_commune`) in random urban districts (or rural communes), drawn by
+        the real communes each stands for, registered there; they take their share of planned needs, not the
+        household's grain."""
         communes = shard.communes
         target = communes.weight * (communes.is_urban == to_urban) * (communes.population > 0)
         if target.sum() <= 0:
             return np.zeros(0, dtype=np.int64)
         destination = draw_destinations(rng, target, np.full(movers.size, -1))
         shares = shard.take_shares(movers, exclude=("private_stock_kg",))
-        arrived, _ = shard.resettle(rng, movers, destination, communes.weight[commune[movers]], shares)
+        arrived, _ = shard.resettle(rng, movers, destination, communes.weight[mover_commune], shares)
         if "unregistered" in shard.persons.names:  # registered where they now live
             shard.persons.unregistered[arrived] = False
         return arrived
