@@ -32,7 +32,7 @@ from greatleap.version import __version__
 FOLDER = "checkpoint"
 INDEX = "checkpoint.json"
 # Per-person gathers cached in `ProvinceShard.extra`: pure functions of the state, recomputed after a resume.
-CACHE_KEYS = frozenset({"person_commune", "household_members", "commune_class", "person_class", "household_bounds"})
+CACHE_KEYS = frozenset({"person_commune", "household_members", "person_class", "household_bounds"})
 SHARD_DICTS = ("labour_claims", "labour_granted", "hazards")
 
 

@@ -179,6 +179,23 @@ class ProvinceShard:
             self.extra["person_commune"] = cached
         return cached[1]  # type: ignore[return-value]
 
+    def commune_of(self, rows: np.ndarray) -> np.ndarray:
+        """The communes of the person `rows`: `person_commune()[rows]`, gathered through the households for
+        these rows only (the per-person gather costs a pass over everyone each time rows move)."""
+        return self.households.commune[self.persons.household[rows]]
+
+    def living_by_commune(self, flag: np.ndarray) -> np.ndarray:
+        """Living persons per commune for whom `flag` (a boolean person column) is set, int64: `np.bincount` of
+        the communes of those rows. Few rows are flagged: the kernel skips eight unflagged rows at a time."""
+        persons, n_communes = self.persons, self.communes.count
+        if kernels.compiled():
+            return _living_by_commune_compiled(
+                flag, persons.alive, persons.household, self.households.commune, n_communes
+            )
+        rows = np.flatnonzero(flag)
+        rows = rows[persons.alive[rows]]
+        return np.bincount(self.commune_of(rows), minlength=n_communes)
+
     def sum_by_household(self, per_person: np.ndarray) -> np.ndarray:
         """Per-household sums of a per-person quantity (float64; `np.bincount` over the persons' households)."""
         return kernels.group_sum(self.persons.household, per_person, self.households.count)
@@ -223,17 +240,6 @@ class ProvinceShard:
         """Per-commune sums of a per-household quantity (float64; `np.bincount` over the households' communes,
         computed as sums over each commune's contiguous households)."""
         return kernels.segment_sum(self.household_bounds(), per_household, self.households.commune)
-
-    def commune_class(self, t: int) -> np.ndarray:
-        """Every person's (commune, class) cell, commune * N_CLASSES + class: an index into per-commune
-        tables of per-class values (death hazards with the causes posted per commune), cached for the month."""
-        key = ("commune_class", t, self.persons.version)
-        cached = self.extra.get("commune_class")
-        if cached is None or cached[0] != key:
-            cell = self.person_commune().astype(np.int32) * np.int32(N_CLASSES) + self.person_class(t)
-            cached = (key, cell)
-            self.extra["commune_class"] = cached
-        return cached[1]  # type: ignore[return-value]
 
     def post_hazard(self, cause: str, per_commune: np.ndarray) -> None:
         """Add a monthly death hazard per commune for `cause` (several modules may post the same cause:
@@ -373,6 +379,23 @@ class ProvinceShard:
             cached = (key, value)
             self.extra["person_class"] = cached
         return cached[1]  # type: ignore[return-value]
+
+
+@kernels.jit
+def _living_by_commune_compiled(flag, alive, household, household_commune, n_communes):  # pragma: no cover
+    """`living_by_commune` in one pass (compiled): the flags read eight at a time as one 64-bit word."""
+    out = np.zeros(n_communes, dtype=np.int64)
+    whole = flag.size // 8 * 8
+    words = flag[:whole].view(np.uint64)
+    for w in range(words.size):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):
+                if flag[i] and alive[i]:
+                    out[household_commune[household[i]]] += 1
+    for i in range(whole, flag.size):
+        if flag[i] and alive[i]:
+            out[household_commune[household[i]]] += 1
+    return out
 
 
 @kernels.jit

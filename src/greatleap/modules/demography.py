@@ -205,32 +205,35 @@ def deaths_before_starvation_reference(
     by_commune: bool,
     starvation_onset: np.float32,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Who dies this month among the living whose reserve is at or above the onset of starvation (the
-    uniform `u` below the death probability of their class, or of their commune and class when
-    `by_commune`), and the rows of the living below the onset, whose fate the caller decides with
-    starvation added (numpy reference of the compiled kernel)."""
+    """The rows of those who die this month among the living whose reserve is at or above the onset of
+    starvation (the uniform `u` below the death probability of their class, or of their commune and class
+    when `by_commune`), and the rows of the living below the onset, whose fate the caller decides with
+    starvation added; both sorted (numpy reference of the compiled kernel)."""
     cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
     starving = alive & (reserve < starvation_onset)
     dies = alive & ~starving & (u < np.take(probability_table, cell))
-    return dies, np.flatnonzero(starving)
+    return np.flatnonzero(dies), np.flatnonzero(starving)
 
 
 @kernels.jit
 def deaths_before_starvation_compiled(
     person_class, commune, alive, reserve, u, probability_table, by_commune, starvation_onset
 ):
-    """`deaths_before_starvation_reference` in one pass (compiled)."""
+    """`deaths_before_starvation_reference` in one pass (compiled). The row lists are written branch-free at
+    their running ends, so only the pages they fill are touched."""
     n = person_class.size
-    dies = np.empty(n, dtype=np.bool_)
+    dying = np.empty(n, dtype=np.int64)
     starving = np.empty(n, dtype=np.int64)
+    d = 0
     k = 0
     for i in range(n):
         cell = commune[i] * N_CLASSES + person_class[i] if by_commune else person_class[i]
         below = alive[i] & (reserve[i] < starvation_onset)
-        dies[i] = alive[i] & ~below & (u[i] < probability_table[cell])
+        dying[d] = i
+        d += alive[i] & ~below & (u[i] < probability_table[cell])
         starving[k] = i
-        k += below  # branchless: most rows do not starve
-    return dies, starving[:k].copy()
+        k += below
+    return dying[:d].copy(), starving[:k].copy()
 
 
 @kernels.jit
@@ -257,30 +260,31 @@ def starving_hazard_compiled(powered, starving, person_class, commune, vulnerabi
 
 
 @kernels.jit
-def settle_deaths_compiled(dies, starving, starving_probability, u, person_class, commune, probabilities, by_commune):
-    """The dying rows (sorted) and where each one's uniform falls within their probability of dying: the
-    rows `dies` already marks, and the starving rows whose uniform falls below their probability (compiled;
-    both row lists are walked in order, as the numpy reference's searchsorted matches them)."""
-    n = dies.size
-    dying = np.empty(n, dtype=np.int64)
-    position = np.empty(n)
+def settle_deaths_compiled(dying, starving, starving_probability, u, person_class, commune, probabilities, by_commune):
+    """Every row that dies (sorted) and where its uniform falls within its probability of dying: the rows
+    `dying` (who die at their cell's probability) merged in order with the `starving` rows whose uniform
+    falls below their `starving_probability` (compiled; the two lists are disjoint and sorted)."""
+    rows = np.empty(dying.size + starving.size, dtype=np.int64)
+    position = np.empty(rows.size)
     m = 0
+    a = 0
     k = 0
-    for i in range(n):
-        if k < starving.size and starving[k] == i:
+    while a < dying.size or k < starving.size:
+        if k < starving.size and (a == dying.size or starving[k] < dying[a]):
+            i = starving[k]
             probability = starving_probability[k]
             k += 1
             if not u[i] < probability:
                 continue
-        elif dies[i]:
+        else:
+            i = dying[a]
+            a += 1
             c = person_class[i]
             probability = probabilities[commune[i] * N_CLASSES + c if by_commune else c]
-        else:
-            continue
-        dying[m] = i
+        rows[m] = i
         position[m] = u[i] / probability
         m += 1
-    return dying[:m].copy(), position[:m].copy()
+    return rows[:m].copy(), position[:m].copy()
 
 
 def pregnancies_reference(
@@ -297,19 +301,19 @@ def pregnancies_reference(
 
 @kernels.jit
 def pregnancies_compiled(survivors, due, t, fertile, person_class):
-    """`pregnancies_reference` in one pass (compiled). The row lists are written branch-free at their
-    running ends, so only the pages they fill are touched."""
+    """`pregnancies_reference` in one pass (compiled). The women are written branch-free at the running end
+    of their list, so only the pages it fills are touched."""
     n = due.size
     delivering = np.empty(n, dtype=np.int64)
     women = np.empty(n, dtype=np.int64)
     d = 0
     w = 0
     for i in range(n):
-        is_due = due[i] == t
-        if is_due:
+        if due[i] == t:  # rare: a branch
             due[i] = NOT_PREGNANT
-        delivering[d] = i
-        d += is_due & survivors[i]
+            if survivors[i]:
+                delivering[d] = i
+                d += 1
         women[w] = i
         w += survivors[i] & fertile[person_class[i]] & (due[i] == NOT_PREGNANT)
     return delivering[:d].copy(), women[:w].copy()
@@ -612,7 +616,7 @@ class Demography(Module):
                 (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
             )
             u = rng.random(slice_class.size)
-            dies, starving = decide(
+            slice_dying, starving = decide(
                 slice_class, slice_commune, alive[rows], slice_reserve, u, probability_table, by_commune, onset
             )
             if kernels.compiled():
@@ -630,15 +634,21 @@ class Demography(Module):
                     log2,
                 )
                 slice_dying, slice_position = settle_deaths_compiled(
-                    dies, starving, -np.expm1(-total), u, slice_class, slice_commune, probability_table, by_commune
+                    slice_dying,
+                    starving,
+                    -np.expm1(-total),
+                    u,
+                    slice_class,
+                    slice_commune,
+                    probability_table,
+                    by_commune,
                 )
                 position.append(slice_position)
                 dying.append(slice_dying + start)
                 continue
             starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
             starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
-            dies[starving] = u[starving] < starving_probability
-            slice_dying = np.flatnonzero(dies)
+            slice_dying = np.sort(np.concatenate([slice_dying, starving[u[starving] < starving_probability]]))
             probability = probability_table[cell_of(slice_dying)]
             # Both sorted: where each dying row is among the starving, whose probability counts for them.
             starved_at = np.searchsorted(starving, slice_dying)

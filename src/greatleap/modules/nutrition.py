@@ -370,11 +370,10 @@ def energy_balance_compiled(
         h = household[i]
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         overflow = max(raised - reserve_max, 0.0) * np.float64(reference_mass[c])
-        if overflow != 0.0:
-            overflowing = True
+        overflowing |= overflow != 0.0
         spare[h] += overflow
-        if alive[i] and raised < reserve_max:
-            room[h] += reference_mass[c]
+        # Selects rather than branches (the conditions follow the data; adding 0.0 leaves a sum's bytes).
+        room[h] += np.float64(reference_mass[c]) if alive[i] and raised < reserve_max else 0.0
     extra_per_kg = np.zeros(n_households)  # each household's overflow per kg of its members' room
     if overflowing:
         for h in range(n_households):
@@ -388,11 +387,10 @@ def energy_balance_compiled(
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         if overflowing:
             raised = raised + extra_per_kg[h]
-        reserve[i] = min(raised, reserve_max)
-        if alive[i]:
-            reserve_sum[h] += reserve[i]
-            if reserve[i] < undernourished_below:
-                undernourished[h] += 1.0
+        kept = np.float32(min(raised, reserve_max))
+        reserve[i] = kept
+        reserve_sum[h] += np.float64(kept) if alive[i] else 0.0
+        undernourished[h] += 1.0 if alive[i] and kept < undernourished_below else 0.0
     return household_need, well_fed, reserve_sum, undernourished
 
 
