@@ -283,8 +283,8 @@ class GreatleapCore:
             np.float32(UNDERNOURISHED_RESERVE),
         )
         self.demography(t, person_class)
-        if t % 12 == 11:  # December: greatleap's engine drops the dead rows
-            persons.compact(persons.alive)
+        if t % 12 == 11:  # December: greatleap's engine drops the dead rows and restores household order
+            persons.compact(persons.alive, order_by="household")
 
     def demography(self, t: int, person_class: np.ndarray) -> None:
         """Deaths, births and conceptions as Demography.step does them (no posted causes, one commune cell)."""

@@ -98,3 +98,17 @@ def test_column_views_follow_growth_compaction_and_pickling():
 def test_a_column_may_not_hide_a_table_attribute():
     with pytest.raises(ValueError, match="would hide the table attribute"):
         person_table().declare(StateSpec("count", "person", "int32", 0, "clashes with Table.count"))
+
+
+def test_compaction_can_restore_an_order_keeping_ties_in_row_order():
+    """The persons are put back in household order each December: the dead go, the rows sort by the column
+    stably (appended rows join their group after the rows already there), every column moves along."""
+    table = person_table(capacity=2)
+    table.add(7)
+    table.tag[:] = [0, 0, 2, 1, 0, 2, 1]  # household-like groups, the last three appended out of place
+    table.value[:] = np.arange(7, dtype=np.float32)
+    table.alive[:] = [True, True, True, False, True, True, True]
+    table.compact(table.alive, order_by="tag")
+    assert table.tag.tolist() == [0, 0, 0, 1, 2, 2]
+    assert table.value.tolist() == [0, 1, 4, 6, 2, 5]  # row 3 dead; ties in their former order
+    assert table.alive.all() and table.count == 6

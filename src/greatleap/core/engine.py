@@ -200,7 +200,7 @@ class Engine:
         started = time.perf_counter()
         if self.calendar.month(self.t) == 12:
             for shard in self.shards:
-                shard.persons.compact(shard.persons.alive)
+                shard.compact_persons()
         self.timings["compaction"] += time.perf_counter() - started
         self.t += 1
 

@@ -158,12 +158,17 @@ class Table:
                 self._columns[name][new] = value
         return new
 
-    def compact(self, keep: np.ndarray) -> None:
-        """Keep only the rows where `keep` is true, in their order (dead persons are dropped)."""
-        keep = np.array(keep, dtype=bool)  # a copy: `keep` may be a view of a column compacted below
-        kept = int(np.count_nonzero(keep))
+    def compact(self, keep: np.ndarray, order_by: str | None = None) -> None:
+        """Keep only the rows where `keep` is true (dead persons are dropped), in their order, or in the order
+        of the column `order_by` (a stable sort: rows with equal values keep their order)."""
+        rows = np.flatnonzero(keep)  # a new array: `keep` may be a view of a column compacted below
+        if order_by is not None:
+            # Rows appended since the last compaction (births, arrivals) are out of place; the rest are in
+            # order already, so the stable sort (timsort) mostly merges a few sorted runs.
+            rows = rows[np.argsort(self._columns[order_by][rows], kind="stable")]
+        kept = rows.size
         for column in self._columns.values():
-            column[:kept] = column[: self.count][keep]
+            column[:kept] = column[rows]
         object.__setattr__(self, "count", kept)
         self._renew_views()
         self.touch()

@@ -170,6 +170,13 @@ class ProvinceShard:
             "commune": self.communes,
         }
 
+    def compact_persons(self) -> None:
+        """Drop the dead rows (the engine does it after each December), and put the persons back in household
+        order: a year's births and moves were appended or changed in place, and every per-person pass that
+        adds into its household (the energy balance, members, classes) runs faster over rows in order (a
+        quarter faster for the energy balance, measured on Ningxia's persons in June 1959)."""
+        self.persons.compact(self.persons.alive, order_by="household")
+
     def person_commune(self) -> np.ndarray:
         """The commune of every person row (a gather through the household), cached until rows change."""
         key = ("person_commune", self.persons.version)
