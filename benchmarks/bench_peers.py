@@ -291,12 +291,12 @@ class GreatleapCore:
         rules, persons = self.rules, self.persons
         alive, reserve = persons.alive, persons.energy_reserve
         self.outcome.starving_rows += int(np.count_nonzero(alive & (reserve < self.onset32)))
-        # greatleap's own death draw (in slices, the starving path compiled); the household column stands in
-        # for the commune, which is not read when there is one cell per class.
+        # greatleap's own death draw (in slices, the starving path compiled; one cell per class here).
         dying, position = rules.demography.decide_deaths(
             self.rng_deaths,
             person_class,
             persons.household,
+            self.household_commune,
             alive,
             reserve,
             rules.hazard,

@@ -119,19 +119,22 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
     shard, demography = engine.shards[0], module(engine, "demography")
     tables = demography.class_tables()
     n, n_communes = shard.persons.count, shard.communes.count
-    person_class, commune = shard.person_class(0), shard.person_commune()
+    person_class, household = shard.person_class(0), shard.persons.household
+    commune, household_commune = shard.person_commune(), shard.households.commune
     alive = rng.random(n) < 0.9
     reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)
     u = rng.random(n)
     table = rng.random(n_communes * N_CLASSES) * 0.3 if by_commune else tables["death_probability"] * 50
-    arguments = (person_class, commune, alive, reserve, u, table, by_commune, np.float32(0.8))
+    arguments = (person_class, household, household_commune, alive, reserve, u, table, by_commune, np.float32(0.8))
     compiled = deaths_before_starvation_compiled(*arguments)
     reference = deaths_before_starvation_reference(*arguments)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(compiled, reference, strict=True))
     assert compiled[0].size > 0 and compiled[1].size > 0  # some die, some starve
     groups = tables["age_group"]
-    counted = count_by_group_compiled(commune, person_class, alive, groups, n_communes, 4)
-    assert counted.tobytes() == count_by_group_reference(commune, person_class, alive, groups, n_communes, 4).tobytes()
+    by_household = (household, household_commune, person_class, alive, groups, n_communes, 4)
+    counted = count_by_group_compiled(*by_household)
+    assert counted.tobytes() == count_by_group_reference(*by_household).tobytes()
+    assert (counted.sum(axis=1) == np.bincount(commune, weights=alive, minlength=n_communes)).all()
     assert counted.sum() == alive.sum()
 
 
@@ -146,11 +149,15 @@ def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(small
     rng = np.random.default_rng(seed)
     shard, demography = small_engine.shards[0], module(small_engine, "demography")
     n, n_communes = shard.persons.count, shard.communes.count
-    person_class, commune = shard.person_class(0), shard.person_commune()
+    person_class, household, household_commune = (
+        shard.person_class(0),
+        shard.persons.household,
+        shard.households.commune,
+    )
     alive = rng.random(n) < 0.9
     reserve = rng.uniform(0.3, 1.0, n).astype(np.float32)  # about half below the onset of starvation
     hazard = rng.random(n_communes * N_CLASSES) * 0.05 if by_commune else demography.class_tables()["hazard"] * 20
-    arguments = (person_class, commune, alive, reserve, hazard, -np.expm1(-hazard), by_commune)
+    arguments = (person_class, household, household_commune, alive, reserve, hazard, -np.expm1(-hazard), by_commune)
     decided = {}
     for backend in ("numba", "numpy"):
         with kernels.use(backend):

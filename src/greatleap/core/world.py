@@ -44,6 +44,8 @@ WORLD_STATES: tuple[StateSpec, ...] = (
 )
 
 MALE, FEMALE = 0, 1
+# Per-person arrays a shard caches in `extra`, each keyed by the person table's version (see person_class).
+PERSON_CACHES = ("person_class", "person_commune", "household_members")
 MAX_AGE = 110  # ages above are treated as 110 by the per-age tables
 N_CLASSES = (MAX_AGE + 1) * 4  # see ProvinceShard.person_class
 
@@ -174,8 +176,11 @@ class ProvinceShard:
         """Drop the dead rows (the engine does it after each December), and put the persons back in household
         order: a year's births and moves were appended or changed in place, and every per-person pass that
         adds into its household (the energy balance, members, classes) runs faster over rows in order (a
-        quarter faster for the energy balance, measured on Ningxia's persons in June 1959)."""
+        quarter faster for the energy balance, measured on Ningxia's persons in June 1959). The per-person
+        caches are dropped with the old rows (a stale cache nobody asks for again would hold 2-4 bytes a person)."""
         self.persons.compact(self.persons.alive, order_by="household")
+        for name in PERSON_CACHES:
+            self.extra.pop(name, None)
 
     def person_commune(self) -> np.ndarray:
         """The commune of every person row (a gather through the household), cached until rows change."""

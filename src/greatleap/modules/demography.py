@@ -197,7 +197,8 @@ DEATH_SLICE_ROWS = 1 << 18
 
 def deaths_before_starvation_reference(
     person_class: np.ndarray,
-    commune: np.ndarray,
+    household: np.ndarray,
+    household_commune: np.ndarray,
     alive: np.ndarray,
     reserve: np.ndarray,
     u: np.ndarray,
@@ -207,8 +208,9 @@ def deaths_before_starvation_reference(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rows of those who die this month among the living whose reserve is at or above the onset of
     starvation (the uniform `u` below the death probability of their class, or of their commune and class
-    when `by_commune`), and the rows of the living below the onset, whose fate the caller decides with
-    starvation added; both sorted (numpy reference of the compiled kernel)."""
+    when `by_commune`; a person's commune is their household's), and the rows of the living below the onset,
+    whose fate the caller decides with starvation added; both sorted (numpy reference of the compiled kernel)."""
+    commune = household_commune[household]
     cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
     starving = alive & (reserve < starvation_onset)
     dies = alive & ~starving & (u < np.take(probability_table, cell))
@@ -217,7 +219,7 @@ def deaths_before_starvation_reference(
 
 @kernels.jit
 def deaths_before_starvation_compiled(
-    person_class, commune, alive, reserve, u, probability_table, by_commune, starvation_onset
+    person_class, household, household_commune, alive, reserve, u, probability_table, by_commune, starvation_onset
 ):
     """`deaths_before_starvation_reference` in one pass (compiled). The row lists are written branch-free at
     their running ends, so only the pages they fill are touched."""
@@ -227,7 +229,7 @@ def deaths_before_starvation_compiled(
     d = 0
     k = 0
     for i in range(n):
-        cell = commune[i] * N_CLASSES + person_class[i] if by_commune else person_class[i]
+        cell = household_commune[household[i]] * N_CLASSES + person_class[i] if by_commune else person_class[i]
         below = alive[i] & (reserve[i] < starvation_onset)
         dying[d] = i
         d += alive[i] & ~below & (u[i] < probability_table[cell])
@@ -247,20 +249,24 @@ def starving_shortfall_compiled(reserve, starving, onset, span):
 
 
 @kernels.jit
-def starving_hazard_compiled(powered, starving, person_class, commune, vulnerability, hazard_table, by_commune, log2):
+def starving_hazard_compiled(
+    powered, starving, person_class, household, household_commune, vulnerability, hazard_table, by_commune, log2
+):
     """The total monthly hazard of the `starving` rows: their cell's hazard plus starvation, log(2) x the
     powered shortfall (float32, as numpy computes it) x the vulnerability of their class (compiled)."""
     out = np.empty(starving.size)
     for k in range(starving.size):
         i = starving[k]
         c = person_class[i]
-        cell = commune[i] * N_CLASSES + c if by_commune else c
+        cell = household_commune[household[i]] * N_CLASSES + c if by_commune else c
         out[k] = hazard_table[cell] + np.float64(log2 * powered[k]) * vulnerability[c]
     return out
 
 
 @kernels.jit
-def settle_deaths_compiled(dying, starving, starving_probability, u, person_class, commune, probabilities, by_commune):
+def settle_deaths_compiled(
+    dying, starving, starving_probability, u, person_class, household, household_commune, probabilities, by_commune
+):
     """Every row that dies (sorted) and where its uniform falls within its probability of dying: the rows
     `dying` (who die at their cell's probability) merged in order with the `starving` rows whose uniform
     falls below their `starving_probability` (compiled; the two lists are disjoint and sorted)."""
@@ -280,7 +286,7 @@ def settle_deaths_compiled(dying, starving, starving_probability, u, person_clas
             i = dying[a]
             a += 1
             c = person_class[i]
-            probability = probabilities[commune[i] * N_CLASSES + c if by_commune else c]
+            probability = probabilities[household_commune[household[i]] * N_CLASSES + c if by_commune else c]
         rows[m] = i
         position[m] = u[i] / probability
         m += 1
@@ -337,7 +343,8 @@ def conceive_compiled(women, u, person_class, reserve, conception, floor, span, 
 
 
 def count_by_group_reference(
-    commune: np.ndarray,
+    household: np.ndarray,
+    household_commune: np.ndarray,
     person_class: np.ndarray,
     weights: np.ndarray | None,
     group_of_class: np.ndarray,
@@ -345,18 +352,19 @@ def count_by_group_reference(
     n_groups: int,
 ) -> np.ndarray:
     """Persons (or `weights`, 0/1) per commune and age group, [n_communes, n_groups]: counted per (commune,
-    class) cell, then summed into groups with a one-hot class -> group matrix (numpy reference)."""
-    cell = commune.astype(np.int64) * N_CLASSES + person_class
+    class) cell, then summed into groups with a one-hot class -> group matrix (numpy reference). A person's
+    commune is their household's."""
+    cell = household_commune[household].astype(np.int64) * N_CLASSES + person_class
     per_cell = np.bincount(cell, weights=weights, minlength=n_communes * N_CLASSES)
     return per_cell.reshape(n_communes, N_CLASSES) @ np.eye(n_groups)[group_of_class]
 
 
 @kernels.jit
-def count_by_group_compiled(commune, person_class, weights, group_of_class, n_communes, n_groups):
+def count_by_group_compiled(household, household_commune, person_class, weights, group_of_class, n_communes, n_groups):
     """`count_by_group_reference` in one pass (compiled). The counts are whole numbers, exact in any order."""
     out = np.zeros((n_communes, n_groups))
-    for i in range(commune.size):
-        out[commune[i], group_of_class[person_class[i]]] += weights[i]
+    for i in range(household.size):
+        out[household_commune[household[i]], group_of_class[person_class[i]]] += weights[i]
     return out
 
 
@@ -463,9 +471,7 @@ class Demography(Module):
         pregnant = u < asfr * gestation / 12.0
         due = rng.integers(0, gestation, size=persons.count, dtype=np.int64)
         persons.pregnancy_due_month[pregnant] = due[pregnant]
-        shard.communes.population[:] = np.bincount(
-            shard.person_commune(), weights=persons.alive, minlength=shard.communes.count
-        ).astype(np.int64)
+        shard.communes.population[:] = shard.living_by_commune(np.ones(persons.count, dtype=bool))
 
     @staticmethod
     def _baseline_factor(shard: ProvinceShard) -> np.ndarray | None:
@@ -476,15 +482,16 @@ class Demography(Module):
         factor = communes.baseline_mortality_factor
         return None if (factor == 1.0).all() else np.asarray(factor, dtype=np.float64)
 
-    def _hazards(self, rows, person_class, reserve, commune, posted, factor) -> dict[str, np.ndarray]:
-        """Monthly hazards by cause for the person rows `rows`: baseline, starvation and the posted causes."""
+    def _hazards(self, rows, row_commune, person_class, reserve, posted, factor) -> dict[str, np.ndarray]:
+        """Monthly hazards by cause for the person `rows` (in the communes `row_commune`): baseline, starvation
+        and the posted causes."""
         tables = self.class_tables()
         row_class = person_class[rows]
         baseline = tables["hazard"][row_class]
-        hazards = {"baseline": baseline if factor is None else baseline * factor[commune[rows]]}
+        hazards = {"baseline": baseline if factor is None else baseline * factor[row_commune]}
         hazards["starvation"] = self.starvation_hazard(reserve[rows]) * tables["vulnerability"][row_class]
         for cause, per_commune in posted.items():
-            hazards[cause] = per_commune[commune[rows]]
+            hazards[cause] = per_commune[row_commune]
         return hazards
 
     def starvation_hazard(self, reserve: np.ndarray) -> np.ndarray:
@@ -499,7 +506,7 @@ class Demography(Module):
         persons, communes = shard.persons, shard.communes
         t = ctx.t
         n_communes = communes.count
-        commune = shard.person_commune()
+        household, household_commune = persons.household, shard.households.commune
         person_class = shard.person_class(t)
         alive = persons.alive.copy()
         reserve = persons.energy_reserve
@@ -519,10 +526,19 @@ class Demography(Module):
             hazard_table, probability_table = class_hazard, tables["death_probability"]
         by_commune = hazard_table.size > N_CLASSES
         dying, position = self.decide_deaths(
-            ctx.rng("deaths"), person_class, commune, alive, reserve, hazard_table, probability_table, by_commune
+            ctx.rng("deaths"),
+            person_class,
+            household,
+            household_commune,
+            alive,
+            reserve,
+            hazard_table,
+            probability_table,
+            by_commune,
         )
+        dying_commune = shard.commune_of(dying)
         # The same uniform splits the dying by cause, in proportion to their hazards.
-        hazards = self._hazards(dying, person_class, reserve, commune, posted, factor)
+        hazards = self._hazards(dying, dying_commune, person_class, reserve, posted, factor)
         total = sum(hazards.values())
         cumulative = np.zeros(dying.size)
         cause_of = {}
@@ -542,20 +558,27 @@ class Demography(Module):
         scan = pregnancies_compiled if kernels.compiled() else pregnancies_reference
         delivering, women = scan(survivors, due, t, tables["fertile"], person_class)
         self._conceive(shard, ctx, person_class, women)
-        births_per_commune = np.bincount(commune[delivering], minlength=n_communes)
-        deaths = np.bincount(commune[dying], minlength=n_communes)
-        deaths_starvation = np.bincount(commune[starved_rows], minlength=n_communes)
+        births_per_commune = np.bincount(shard.commune_of(delivering), minlength=n_communes)
+        deaths = np.bincount(dying_commune, minlength=n_communes)
+        deaths_starvation = np.bincount(shard.commune_of(starved_rows), minlength=n_communes)
         other_causes = {
-            c: np.bincount(commune[cause_of.get(c, np.zeros(0, np.int64))], minlength=n_communes) for c in CAUSES
+            c: np.bincount(shard.commune_of(cause_of.get(c, np.zeros(0, np.int64))), minlength=n_communes)
+            for c in CAUSES
         }
         # Stocks and starvation deaths by age group (counted before the newborns are appended).
         n_groups = len(AGE_GROUPS)
         count = count_by_group_compiled if kernels.compiled() else count_by_group_reference
         group_of_class = tables["age_group"]
-        by_group = count(commune, person_class, survivors, group_of_class, n_communes, n_groups)
+        by_group = count(household, household_commune, person_class, survivors, group_of_class, n_communes, n_groups)
         by_group[:, 0] += births_per_commune
         starved = count_by_group_reference(
-            commune[starved_rows], person_class[starved_rows], None, group_of_class, n_communes, n_groups
+            household[starved_rows],
+            household_commune,
+            person_class[starved_rows],
+            None,
+            group_of_class,
+            n_communes,
+            n_groups,
         )
 
         n_births = delivering.size
@@ -587,7 +610,8 @@ class Demography(Module):
         self,
         rng: np.random.Generator,
         person_class: np.ndarray,
-        commune: np.ndarray,
+        household: np.ndarray,
+        household_commune: np.ndarray,
         alive: np.ndarray,
         reserve: np.ndarray,
         hazard_table: np.ndarray,
@@ -596,7 +620,8 @@ class Demography(Module):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Who dies this month (rows, sorted) and where each one's uniform falls within their probability of
         dying (in [0, 1), which splits them by cause). Competing hazards, one uniform per person: everyone's
-        hazard is their cell's (class, or commune and class), starvation added below its onset.
+        hazard is their cell's (class, or commune and class; a person's commune is their household's, looked
+        up in the compiled passes, with no per-person commune array), starvation added below its onset.
 
         The rows are taken in slices of `DEATH_SLICE_ROWS`: the uniforms and the starving path's float64
         temporaries then stay a few megabytes (at full scale a province has tens of millions of persons), and
@@ -611,13 +636,18 @@ class Demography(Module):
         dying, position = [], []
         for start in range(0, alive.size, DEATH_SLICE_ROWS):
             rows = slice(start, start + DEATH_SLICE_ROWS)
-            slice_class, slice_commune, slice_reserve = person_class[rows], commune[rows], reserve[rows]
-            cell_of = (
-                (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
-            )
+            slice_class, slice_household, slice_reserve = person_class[rows], household[rows], reserve[rows]
             u = rng.random(slice_class.size)
             slice_dying, starving = decide(
-                slice_class, slice_commune, alive[rows], slice_reserve, u, probability_table, by_commune, onset
+                slice_class,
+                slice_household,
+                household_commune,
+                alive[rows],
+                slice_reserve,
+                u,
+                probability_table,
+                by_commune,
+                onset,
             )
             if kernels.compiled():
                 # numpy's float32 power and float64 expm1 between three compiled passes over the starving rows:
@@ -627,7 +657,8 @@ class Demography(Module):
                     shortfall**p.starvation_steepness,
                     starving,
                     slice_class,
-                    slice_commune,
+                    slice_household,
+                    household_commune,
                     vulnerability,
                     hazard_table,
                     by_commune,
@@ -639,13 +670,18 @@ class Demography(Module):
                     -np.expm1(-total),
                     u,
                     slice_class,
-                    slice_commune,
+                    slice_household,
+                    household_commune,
                     probability_table,
                     by_commune,
                 )
                 position.append(slice_position)
                 dying.append(slice_dying + start)
                 continue
+            slice_commune = household_commune[slice_household]
+            cell_of = (
+                (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
+            )
             starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
             starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
             slice_dying = np.sort(np.concatenate([slice_dying, starving[u[starving] < starving_probability]]))
