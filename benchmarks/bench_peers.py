@@ -264,6 +264,7 @@ class GreatleapCore:
             self.household_commune,
             self.commune_urban,
             MAX_AGE,
+            np.empty(persons.count, dtype=np.int16),
         )
         energy_balance_compiled(
             person_class,
@@ -348,24 +349,32 @@ class GreatleapCore:
 # touches: all of them, the rows below the onset of starvation or the women who may conceive (shares measured in
 # the run), or all rows one month in twelve.
 GREATLEAP_PASSES: tuple[tuple[str, float, float, str], ...] = (
-    ("person class: birth month 2, sex 1, household 4 read, class 4 written", 11, 4, "all"),
-    ("balance pass 1: class 4, household 4, reserve 4, alive 1 read, need 4 written; 3 sums r/w", 17, 48, "all"),
+    ("person class: birth month 2, sex 1, household 4 read, class 2 written", 9, 4, "all"),
+    ("balance pass 1: class 2, household 4, reserve 4, alive 1 read; 3 sums r/w", 11, 48, "all"),
     ("balance per household: food, need, mass read, share written; 8 arrays zeroed", 0, 32 + 64, "all"),
-    ("balance pass 2: class, household, alive, reserve read; share read, overflow and room r/w", 13, 40, "all"),
-    ("balance pass 3: pass 2's reads, reserve written; reserve sum, undernourished r/w", 17, 40, "all"),
-    ("deaths kernel: uniform 8 drawn and read, class 4, alive 1, reserve 4 read, dies 1 written", 26, 0, "all"),
+    ("balance pass 2: class, household, alive, reserve read; share read, overflow and room r/w", 11, 40, "all"),
+    ("balance pass 3: pass 2's reads, reserve written; reserve sum, undernourished r/w", 15, 40, "all"),
     (
-        "starving rows (numpy): gathers, starvation hazard, probability, cause, in float64 temporaries",
-        371,
+        "death draw, slice by slice: uniform 8 drawn and read, class 2, household 4, alive 1, reserve 4 read",
+        27,
+        0,
+        "all",
+    ),
+    (
+        "starving rows: index 8, shortfall 4, numpy power 8, hazard 8, numpy expm1 48, settling 24 (index, "
+        "probability, uniform)",
+        100,
         0,
         "starving",
     ),
-    ("alive[dies] = False: mask read, alive written", 2, 0, "all"),
-    ("delivering: due == t, & alive, flatnonzero", 7, 0, "all"),
-    ("due reset: due == t or dies, masked write", 7, 0, "all"),
-    ("fertile women: take(fertile, class), & alive, due == not pregnant, &, flatnonzero", 15, 0, "all"),
-    ("women who may conceive (numpy): index, class, hazard, reserve, hunger, uniform, compare", 171, 0, "women"),
-    ("December compaction: 14 B of columns read and written, mask copied and read", 31, 0, "december"),
+    ("deliveries and women, one pass: alive 1, due 2, class 2 read; women's index 8 written", 5, 0, "all"),
+    ("women who may conceive: index 8, uniform 8 drawn and read, class 2, reserve 4, due 2", 32, 0, "women"),
+    (
+        "December compaction: row index, stable sort by household, 14 B of columns gathered and written",
+        120,
+        0,
+        "december",
+    ),
 )
 
 
@@ -799,12 +808,15 @@ def memory_bandwidth(gib: float = 1.0, repeat: int = 5) -> dict[str, float]:
     return {"copy": copy, "add": add, "best": max(copy, add)}
 
 
-def scaling_curve(scales: Sequence[int], end: str, seed: int) -> list[dict]:
-    """greatleap's whole historical model at `scales` communes per province (benchmarks/bench_scale.py)."""
+def scaling_curve(scales: Sequence[int], end: str, seed: int, full_provinces: Sequence[str] = ()) -> list[dict]:
+    """greatleap's whole historical model at `scales` communes per province, then the provinces
+    `full_provinces` alone at full scale (benchmarks/bench_scale.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_scale import measure as measure_scale
+    from bench_scale import measure_full_province
 
-    return [measure_scale(scale, end, seed) for scale in scales]
+    curve = [measure_scale(scale, end, seed) for scale in scales]
+    return curve + [measure_full_province(code, end, seed) for code in full_provinces]
 
 
 # --- report ---------------------------------------------------------------------------------------------------------
@@ -949,6 +961,9 @@ def main() -> None:
     parser.add_argument("--verify-size", type=int, default=100_000)
     parser.add_argument("--scaling", action="store_true", help="also run greatleap's whole-model curve")
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument(
+        "--full-provinces", nargs="*", default=["NX", "GS"], help="provinces the curve also runs at full scale"
+    )
     parser.add_argument("--no-doc", action="store_true", help="print only; do not write docs/performance.md")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--child", nargs=2, metavar=("IMPLEMENTATION", "POPULATION"), help=argparse.SUPPRESS)
@@ -996,7 +1011,7 @@ def main() -> None:
     # Linux hands a child started by fork + exec its parent's peak resident memory as its own starting
     # ru_maxrss, which bench_scale's children report: reset this process's peak (the bandwidth arrays) first.
     reset_peak_memory()
-    curve = scaling_curve(args.scales, "1962-12", args.seed) if args.scaling else []
+    curve = scaling_curve(args.scales, "1962-12", args.seed, args.full_provinces) if args.scaling else []
     if curve:
         print("\n" + scaling_table(curve))
     if not agree:
@@ -1019,6 +1034,28 @@ def main() -> None:
         }
         args.doc.write_text(performance_doc(report))
         print(f"\nwrote {args.doc}")
+
+
+# Person-months of the whole country, 1957-01 to 1962-12: the 628.3 million persons at the start (WorldParams) for
+# 72 months (the population ends 1962 a few percent larger, the dead are dropped each December).
+COUNTRY_PERSON_MONTHS = 628.3e6 * 72
+
+
+def full_scale_paragraph(curve: list[dict]) -> str:
+    """What the single provinces at full scale say about the whole country (a projection, not a measurement)."""
+    full = [row for row in curve if str(row["scale"]).startswith("full")]
+    if not full:
+        return "No province ran at full scale in this run (`--full-provinces`)."
+    largest = max(full, key=lambda row: row["persons"])
+    rate_full = largest["person_months"] / largest["seconds"]
+    return (
+        f"The rows *full XX* are one province at full scale (every commune and person), alone, on one thread. At "
+        f"{largest['scale'].split()[1]}'s {rate_full / 1e6:.1f} M person-months per second, the whole country "
+        f"(about {COUNTRY_PERSON_MONTHS / 1e9:.0f} billion person-months) would take about "
+        f"{COUNTRY_PERSON_MONTHS / rate_full / 60:.0f} minutes on one thread, and about half that spread over "
+        f"two worker processes (`--workers 2`): a projection from a province, not a measurement of the country, "
+        f"which was not run here (its state alone needs more than 16 GiB; docs/model.md, section 2)."
+    )
 
 
 def scaling_table(curve: list[dict]) -> str:
@@ -1061,6 +1098,7 @@ def performance_doc(report: dict[str, Any]) -> str:
         "default), each in its own process, from `benchmarks/bench_scale.py`'s `measure`; the ratio is the "
         "throughput against the smallest size:\n\n" + scaling_table(curve)
     )
+    full_scale = full_scale_paragraph(curve)
     shortened = (
         "Mesa at "
         + ", ".join(f"{r['persons']:,} persons ran {r['months']} month(s)" for r in mesa_short)
@@ -1073,10 +1111,11 @@ def performance_doc(report: dict[str, Any]) -> str:
         f"""## The workload matters
 
 The rules above put a famine on the population: over the year {bound["shares"]["starving"]:.0%} of the rows are
-below the onset of starvation. greatleap computes the starvation hazard with numpy over those rows only, as
-`Demography.step` does (written for the starving minority of a normal month), in float64 temporaries, while
-Starsim's numpy runs over every living agent in any case. The same comparison at the largest size with the
-issue's example ration, {light_ration:.0%} of the well-fed need (few starve), measured in the same run:
+below the onset of starvation. greatleap computes the starvation hazard over those rows only, as
+`Demography.decide_deaths` does (compiled passes around numpy's float32 power and float64 expm1, which give its
+numpy reference's bytes), while Starsim's numpy runs over every living agent in any case. The same comparison at
+the largest size with the issue's example ration, {light_ration:.0%} of the well-fed need (few starve), measured
+in the same run:
 
 {report["light"]}
 """
@@ -1097,8 +1136,8 @@ issue's example ration, {light_ration:.0%} of the well-fed need (few starve), me
     fraction_of_bound = rate(great) / bound["bound"]
     bound_note = (
         "greatleap is far from this bound: its time goes to instructions, not to memory traffic (gathers from the "
-        "class tables, float32 arithmetic, the per-household sums in the balance kernel, numpy's float64 "
-        "temporaries on the starving rows, and Python's fixed cost per month at the small sizes)."
+        "class tables, float32 arithmetic, the per-household sums in the balance kernel, the uniform draws, "
+        "numpy's power and expm1 on the starving rows, and Python's fixed cost per month at the small sizes)."
         if fraction_of_bound < 0.5
         else "greatleap runs close to this bound: memory traffic, not instructions, limits it."
     )
@@ -1186,9 +1225,7 @@ touches in the main run, measured):
 
 {scaling}
 
-Full scale (every commune, ~630 million persons) is not feasible yet on this machine: its state arrays alone
-take about 14 GiB (docs/model.md), a month's temporaries more, and a month would take minutes on 2 cores
-(issue 7). It was not attempted.
+{full_scale}
 
 ## Notes: what differs and what was not possible
 

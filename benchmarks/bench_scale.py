@@ -4,7 +4,10 @@ Each size runs in its own process (so that its peak memory is its own) and repor
 second and peak memory per person; ratios are against the smallest size measured in the same run, so
 they compare like with like on whatever machine runs this. Usage:
 
-    python benchmarks/bench_scale.py [--scales 1 2 4 8] [--end 1962-12] [--seed 1]
+    python benchmarks/bench_scale.py [--scales 1 2 4 8] [--end 1962-12] [--seed 1] [--full-provinces NX GS]
+
+`--full-provinces` adds single provinces at full scale (every commune and person), the step from the sample
+towards the whole country.
 """
 
 from __future__ import annotations
@@ -31,6 +34,36 @@ print(json.dumps({
 """
 
 
+FULL_PROVINCE_CHILD = """
+import json, sys, time
+from greatleap.scenario import Scenario
+from greatleap.sim import build_engine, peak_memory_bytes, world_summary
+code, end, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+scenario = Scenario.load("historical", ['run.scale="full"', f'run.end="{end}"', f"run.seed={seed}"])
+started = time.perf_counter()
+engine = build_engine(scenario, codes=[code])
+built = time.perf_counter()
+world = world_summary(engine.shards)
+person_months = [0]
+engine.run(lambda t: person_months.__setitem__(0, person_months[0] + engine.shards[0].persons.count))
+print(json.dumps({
+    "scale": f"full {code}", "persons": int(world["persons"]), "person_months": person_months[0],
+    "seconds": time.perf_counter() - built, "build_seconds": built - started, "peak_bytes": peak_memory_bytes(),
+    "state_bytes_per_person": world["state_bytes"] / world["persons"],
+    "phases": {phase: seconds for phase, _, seconds in engine.plan_rows()},
+}))
+"""
+
+
+def measure_full_province(code: str, end: str, seed: int) -> dict:
+    """One province at full scale (every commune and person), alone in its own process, on one thread: the
+    province phases without the others' (the nation phases run on its aggregates alone)."""
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_PROVINCE_CHILD, code, end, str(seed)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(scale: int, end: str, seed: int) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(scale), end, str(seed)], capture_output=True, text=True, check=True
@@ -43,9 +76,13 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--end", default="1962-12")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--full-provinces", nargs="*", default=[], metavar="CODE", help="also run these provinces at full scale"
+    )
     args = parser.parse_args()
 
     rows = [measure(scale, args.end, args.seed) for scale in args.scales]
+    rows += [measure_full_province(code, args.end, args.seed) for code in args.full_provinces]
     base = rows[0]
     base_rate = base["person_months"] / base["seconds"]
     header = (

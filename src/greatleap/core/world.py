@@ -382,6 +382,7 @@ class ProvinceShard:
                     self.households.commune,
                     self.communes.is_urban,
                     MAX_AGE,
+                    kernels.scratch(persons.count, np.int16),
                 )
             else:
                 age_months = t - persons.birth_month.astype(np.int32)
@@ -411,9 +412,8 @@ def _living_by_commune_compiled(flag, alive, household, household_commune, n_com
 
 
 @kernels.jit
-def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age):
-    """`ProvinceShard.person_class` in one pass (compiled)."""
-    out = np.empty(birth_month.size, dtype=np.int16)
+def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age, out):
+    """`ProvinceShard.person_class` in one pass (compiled), into `out` (int16, one per person)."""
     for i in range(birth_month.size):
         # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
         age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))

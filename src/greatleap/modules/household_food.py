@@ -110,10 +110,14 @@ def grain_need_reference(
     return (grain_kcal / kcal_per_kg).astype(np.float32)
 
 
+def grain_need_compiled(need_kcal, members, other_kcal, kcal_per_kg) -> np.ndarray:
+    """`grain_need_reference` in one pass, without its three household-sized float64 temporaries (compiled,
+    into `kernels.scratch`)."""
+    return _grain_need_kernel(need_kcal, members, other_kcal, kcal_per_kg, kernels.scratch(need_kcal.size, np.float32))
+
+
 @kernels.jit
-def grain_need_compiled(need_kcal, members, other_kcal, kcal_per_kg):  # pragma: no cover - compiled
-    """`grain_need_reference` in one pass, without its three household-sized float64 temporaries."""
-    out = np.empty(need_kcal.size, dtype=np.float32)
+def _grain_need_kernel(need_kcal, members, other_kcal, kcal_per_kg, out):  # pragma: no cover - compiled
     for h in range(need_kcal.size):
         out[h] = max(np.float64(need_kcal[h]) - other_kcal * members[h], 0.0) / kcal_per_kg
     return out

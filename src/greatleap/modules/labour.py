@@ -156,8 +156,13 @@ def days_on_offer_reference(
     return np.bincount(household, weights=weights, minlength=n_households)
 
 
+def days_on_offer_compiled(*arguments) -> np.ndarray:
+    """`days_on_offer_reference` compiled (`_days_on_offer_kernel`), its household sums in `kernels.scratch`."""
+    return _days_on_offer_kernel(*arguments, kernels.scratch(arguments[-1]))
+
+
 @kernels.jit
-def days_on_offer_compiled(
+def _days_on_offer_kernel(
     person_class,
     household,
     alive,
@@ -169,11 +174,12 @@ def days_on_offer_compiled(
     capacity_span,
     workdays,
     n_households,
+    days,
 ):
-    """`days_on_offer_reference` in one pass, with the same float32 products (compiled)."""
+    """`days_on_offer_reference` in one pass, with the same float32 products (compiled), into `days`."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
-    days = np.zeros(n_households)
+    days[:] = 0.0
     injuries = injured_until.size > 0
     for i in range(reserve.size):
         capacity = min(max((reserve[i] - capacity_zero_reserve) / capacity_span, zero), one)

@@ -296,8 +296,15 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
     return r + per_household[h] * scale
 
 
+def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
+    of `energy_balance_reference`; its nine per-household working arrays come from `kernels.scratch`."""
+    n_households = arguments[6].size  # household_food
+    return _energy_balance_kernel(*arguments, kernels.scratch((9, n_households)))
+
+
 @kernels.jit
-def energy_balance_compiled(
+def _energy_balance_kernel(
     person_class,
     household,
     alive,
@@ -320,6 +327,7 @@ def energy_balance_compiled(
     scale,
     reserve_max,
     undernourished_below,
+    scratch,
 ):
     """The energy balance compiled with numba: `energy_balance_reference` in three passes over the persons
     (need and household sums; reserves raised and the overflow counted; reserves capped and summed), with
@@ -331,9 +339,8 @@ def energy_balance_compiled(
     use_intensity = intensity.size > 0
     need = np.empty(n if by_need else 0, dtype=np.float32)  # read again only under `by_need`
     claim = np.empty(n if by_need else 0, dtype=np.float32)
-    household_need = np.zeros(n_households)
-    well_fed = np.zeros(n_households)
-    shared_by = np.zeros(n_households)  # living reference mass, or the claims under `by_need`
+    scratch[:] = 0.0
+    household_need, well_fed, shared_by = scratch[0], scratch[1], scratch[2]  # shared_by: living mass, or claims
     for i in range(n):
         c = person_class[i]
         h = household[i]
@@ -354,7 +361,7 @@ def energy_balance_compiled(
             shared_by[h] += reference_mass[c]
         if alive[i]:
             well_fed[h] += need_well_fed[c]
-    per_household = np.zeros(n_households)  # food per unit of claim, or surplus per kg
+    per_household = scratch[3]  # food per unit of claim, or surplus per kg
     for h in range(n_households):
         if shared_by[h] > 0:
             per_household[h] = (
@@ -362,8 +369,7 @@ def energy_balance_compiled(
                 if by_need
                 else ((household_food[h] - household_need[h]) / shared_by[h])
             )
-    spare = np.zeros(n_households)
-    room = np.zeros(n_households)
+    spare, room = scratch[4], scratch[5]
     overflowing = False
     for i in range(n):
         c = person_class[i]
@@ -374,13 +380,12 @@ def energy_balance_compiled(
         spare[h] += overflow
         # Selects rather than branches (the conditions follow the data; adding 0.0 leaves a sum's bytes).
         room[h] += np.float64(reference_mass[c]) if alive[i] and raised < reserve_max else 0.0
-    extra_per_kg = np.zeros(n_households)  # each household's overflow per kg of its members' room
+    extra_per_kg = scratch[6]  # each household's overflow per kg of its members' room
     if overflowing:
         for h in range(n_households):
             if room[h] > 0:
                 extra_per_kg[h] = spare[h] / room[h]
-    reserve_sum = np.zeros(n_households)
-    undernourished = np.zeros(n_households)
+    reserve_sum, undernourished = scratch[7], scratch[8]
     for i in range(n):
         c = person_class[i]
         h = household[i]
