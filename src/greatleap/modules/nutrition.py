@@ -298,9 +298,9 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
 
 def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
-    of `energy_balance_reference`; its nine per-household working arrays come from `kernels.scratch`."""
+    of `energy_balance_reference`; its seven per-household working arrays come from `kernels.scratch`."""
     n_households = arguments[6].size  # household_food
-    return _energy_balance_kernel(*arguments, kernels.scratch((9, n_households)))
+    return _energy_balance_kernel(*arguments, kernels.scratch((7, n_households)))
 
 
 @kernels.jit
@@ -361,7 +361,7 @@ def _energy_balance_kernel(
             shared_by[h] += reference_mass[c]
         if alive[i]:
             well_fed[h] += need_well_fed[c]
-    per_household = scratch[3]  # food per unit of claim, or surplus per kg
+    per_household = shared_by  # food per unit of claim, or surplus per kg, in place of what it is shared by
     for h in range(n_households):
         if shared_by[h] > 0:
             per_household[h] = (
@@ -369,7 +369,9 @@ def _energy_balance_kernel(
                 if by_need
                 else ((household_food[h] - household_need[h]) / shared_by[h])
             )
-    spare, room = scratch[4], scratch[5]
+        else:
+            per_household[h] = 0.0
+    spare, room = scratch[3], scratch[4]
     overflowing = False
     for i in range(n):
         c = person_class[i]
@@ -380,12 +382,11 @@ def _energy_balance_kernel(
         spare[h] += overflow
         # Selects rather than branches (the conditions follow the data; adding 0.0 leaves a sum's bytes).
         room[h] += np.float64(reference_mass[c]) if alive[i] and raised < reserve_max else 0.0
-    extra_per_kg = scratch[6]  # each household's overflow per kg of its members' room
+    extra_per_kg = spare  # each household's overflow per kg of its members' room, in place of the overflow
     if overflowing:
         for h in range(n_households):
-            if room[h] > 0:
-                extra_per_kg[h] = spare[h] / room[h]
-    reserve_sum, undernourished = scratch[7], scratch[8]
+            extra_per_kg[h] = spare[h] / room[h] if room[h] > 0 else 0.0
+    reserve_sum, undernourished = scratch[5], scratch[6]
     for i in range(n):
         c = person_class[i]
         h = household[i]
