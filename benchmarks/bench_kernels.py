@@ -79,7 +79,7 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
     persons, households = shard.persons, shard.households
     t = 11
     by_name = {m.name: m for m in engine.modules()}
-    person_class, commune = shard.person_class(t), shard.person_commune()
+    person_class = shard.person_class(t)
 
     nut = by_name["nutrition"]
     tables = nut.class_tables()
@@ -121,7 +121,8 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
     u = np.random.default_rng(1).random(persons.count)
     deaths_arguments = (
         person_class,
-        commune,
+        persons.household,
+        households.commune,
         persons.alive,
         persons.energy_reserve,
         u,
@@ -129,7 +130,14 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
         False,
         np.float32(0.8),
     )
-    count_arguments = (commune, person_class, persons.alive, dem["age_group"], shard.communes.count, 4)
+
+    def pregnancy_arguments() -> tuple:
+        """The scan's arguments, with a fresh copy of the due months (it clears those due at `t`)."""
+        due = persons.pregnancy_due_month.copy()
+        by_group = np.empty((shard.communes.count, 4))
+        fertile, groups = dem["fertile"], dem["age_group"]
+        return (persons.alive, due, t, fertile, person_class, persons.household, households.commune, groups, by_group)
+
     bounds = shard.household_bounds()
     values = np.random.default_rng(2).random(households.count)
 
@@ -157,9 +165,9 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
             lambda: demography.deaths_before_starvation_compiled(*deaths_arguments),
         ),
         (
-            "counts by age group",
-            lambda: demography.count_by_group_reference(*count_arguments),
-            lambda: demography.count_by_group_compiled(*count_arguments),
+            "births, women who may conceive, counts by age group",
+            lambda: demography.pregnancies_reference(*pregnancy_arguments()),
+            lambda: demography.pregnancies_compiled(*pregnancy_arguments()),
         ),
         ("person classes", with_backend("numpy", person_classes), with_backend("numba", person_classes)),
         (

@@ -12,7 +12,6 @@ from greatleap.modules.demography import (
     baseline_hazard,
     conceive_compiled,
     conceive_reference,
-    count_by_group_compiled,
     count_by_group_reference,
     deaths_before_starvation_compiled,
     deaths_before_starvation_reference,
@@ -131,9 +130,7 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
     assert all(a.tobytes() == b.tobytes() for a, b in zip(compiled, reference, strict=True))
     assert compiled[0].size > 0 and compiled[1].size > 0  # some die, some starve
     groups = tables["age_group"]
-    by_household = (household, household_commune, person_class, alive, groups, n_communes, 4)
-    counted = count_by_group_compiled(*by_household)
-    assert counted.tobytes() == count_by_group_reference(*by_household).tobytes()
+    counted = count_by_group_reference(household, household_commune, person_class, alive, groups, n_communes, 4)
     assert (counted.sum(axis=1) == np.bincount(commune, weights=alive, minlength=n_communes)).all()
     assert counted.sum() == alive.sum()
 
@@ -185,23 +182,29 @@ def test_compiled_deliveries_and_conceptions_give_the_reference_bytes(small_engi
     survivors = rng.random(n) < 0.95
     due = np.where(rng.random(n) < 0.3, rng.integers(0, 12, n), NOT_PREGNANT).astype(np.int16)
     reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)
+    groups = tables["age_group"]
     outcome = {}
     for name, scan, conceive in (
         ("compiled", pregnancies_compiled, conceive_compiled),
         ("reference", pregnancies_reference, conceive_reference),
     ):
         due_after = due.copy()
-        delivering, women = scan(survivors, due_after, t, tables["fertile"], person_class)
+        by_group = np.full((shard.communes.count, 4), np.nan)
+        household, household_commune = shard.persons.household, shard.households.commune
+        delivering, women = scan(
+            survivors, due_after, t, tables["fertile"], person_class, household, household_commune, groups, by_group
+        )
         u = np.random.default_rng(seed).random(women.size)
         floor, span = (
             np.float32(p.fertility_hunger_floor),
             np.float32(p.fertility_hunger_onset - p.fertility_hunger_floor),
         )
         conceive(women, u, person_class, reserve, tables["conception"] * 20, floor, span, due_after, t + 9)
-        outcome[name] = (delivering, women, due_after)
+        outcome[name] = (delivering, women, due_after, by_group)
     for compiled, reference in zip(outcome["compiled"], outcome["reference"], strict=True):
         assert compiled.tobytes() == reference.tobytes()
-    delivering, women, due_after = outcome["compiled"]
+    delivering, women, due_after, by_group = outcome["compiled"]
+    assert by_group.sum() == survivors.sum() and (by_group[:, 0] > 0).all()  # every survivor, children too
     assert delivering.size and survivors[delivering].all() and (due[delivering] == t).all()
     assert (due_after[due == t] != t).all()  # the due are delivered (a few conceive again at once)
     assert (due_after[women] == t + 9).any() and (due_after[women] == NOT_PREGNANT).any()

@@ -294,34 +294,52 @@ def settle_deaths_compiled(
 
 
 def pregnancies_reference(
-    survivors: np.ndarray, due: np.ndarray, t: int, fertile: np.ndarray, person_class: np.ndarray
+    survivors: np.ndarray,
+    due: np.ndarray,
+    t: int,
+    fertile: np.ndarray,
+    person_class: np.ndarray,
+    household: np.ndarray,
+    household_commune: np.ndarray,
+    group_of_class: np.ndarray,
+    by_group: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The month's deliveries (rows of the surviving women due at `t`) and the women who may conceive
     (surviving, of an age and sex that conceives, not pregnant once this month's births are delivered);
-    clears the due month of everyone due at `t` in `due` (numpy reference of the compiled kernel)."""
+    clears the due month of everyone due at `t` in `due`, and counts the survivors by commune and age group
+    into `by_group` ([communes, groups]; numpy reference of the compiled kernel)."""
     delivering = np.flatnonzero(survivors & (due == t))
     due[due == t] = NOT_PREGNANT
     women = np.flatnonzero(survivors & np.take(fertile, person_class) & (due == NOT_PREGNANT))
+    n_communes, n_groups = by_group.shape
+    by_group[:] = count_by_group_reference(
+        household, household_commune, person_class, survivors, group_of_class, n_communes, n_groups
+    )
     return delivering, women
 
 
 @kernels.jit
-def pregnancies_compiled(survivors, due, t, fertile, person_class):
-    """`pregnancies_reference` in one pass (compiled). The women are written branch-free at the running end
-    of their list, so only the pages it fills are touched."""
+def pregnancies_compiled(
+    survivors, due, t, fertile, person_class, household, household_commune, group_of_class, by_group
+):
+    """`pregnancies_reference` in one pass (compiled; the counts are whole numbers, exact in any order). The
+    women are written branch-free at the running end of their list, so only the pages it fills are touched."""
     n = due.size
     delivering = np.empty(n, dtype=np.int64)
     women = np.empty(n, dtype=np.int64)
+    by_group[:] = 0.0
     d = 0
     w = 0
     for i in range(n):
+        c = person_class[i]
         if due[i] == t:  # rare: a branch
             due[i] = NOT_PREGNANT
             if survivors[i]:
                 delivering[d] = i
                 d += 1
         women[w] = i
-        w += survivors[i] & fertile[person_class[i]] & (due[i] == NOT_PREGNANT)
+        w += survivors[i] & fertile[c] & (due[i] == NOT_PREGNANT)
+        by_group[household_commune[household[i]], group_of_class[c]] += survivors[i]
     return delivering[:d].copy(), women[:w].copy()
 
 
@@ -357,15 +375,6 @@ def count_by_group_reference(
     cell = household_commune[household].astype(np.int64) * N_CLASSES + person_class
     per_cell = np.bincount(cell, weights=weights, minlength=n_communes * N_CLASSES)
     return per_cell.reshape(n_communes, N_CLASSES) @ np.eye(n_groups)[group_of_class]
-
-
-@kernels.jit
-def count_by_group_compiled(household, household_commune, person_class, weights, group_of_class, n_communes, n_groups):
-    """`count_by_group_reference` in one pass (compiled). The counts are whole numbers, exact in any order."""
-    out = np.zeros((n_communes, n_groups))
-    for i in range(household.size):
-        out[household_commune[household[i]], group_of_class[person_class[i]]] += weights[i]
-    return out
 
 
 class Demography(Module):
@@ -555,8 +564,14 @@ class Demography(Module):
         # Births due this month, to mothers still alive; then conceptions.
         due = persons.pregnancy_due_month
         due[dying] = NOT_PREGNANT
+        # One pass finds the births and the women who may conceive, and counts the survivors by age group.
+        n_groups = len(AGE_GROUPS)
+        group_of_class = tables["age_group"]
+        by_group = np.empty((n_communes, n_groups))
         scan = pregnancies_compiled if kernels.compiled() else pregnancies_reference
-        delivering, women = scan(survivors, due, t, tables["fertile"], person_class)
+        delivering, women = scan(
+            survivors, due, t, tables["fertile"], person_class, household, household_commune, group_of_class, by_group
+        )
         self._conceive(shard, ctx, person_class, women)
         births_per_commune = np.bincount(shard.commune_of(delivering), minlength=n_communes)
         deaths = np.bincount(dying_commune, minlength=n_communes)
@@ -565,11 +580,7 @@ class Demography(Module):
             c: np.bincount(shard.commune_of(cause_of.get(c, np.zeros(0, np.int64))), minlength=n_communes)
             for c in CAUSES
         }
-        # Stocks and starvation deaths by age group (counted before the newborns are appended).
-        n_groups = len(AGE_GROUPS)
-        count = count_by_group_compiled if kernels.compiled() else count_by_group_reference
-        group_of_class = tables["age_group"]
-        by_group = count(household, household_commune, person_class, survivors, group_of_class, n_communes, n_groups)
+        # Stocks and starvation deaths by age group (the survivors counted before the newborns are appended).
         by_group[:, 0] += births_per_commune
         starved = count_by_group_reference(
             household[starved_rows],
