@@ -249,6 +249,8 @@ class GreatleapCore:
         streams = np.random.SeedSequence(seed).spawn(3)
         self.rng_deaths, self.rng_conceptions, self.rng_births = (np.random.default_rng(s) for s in streams)
         self.onset32 = np.float32(rules.starvation_onset)
+        self.age_group = rules.demography.class_tables()["age_group"]
+        self.by_group = np.empty((self.commune_urban.size, 4))
         self.outcome = Outcome(persons=n)
 
     def month(self, t: int) -> None:
@@ -314,7 +316,18 @@ class GreatleapCore:
 
         due = persons.pregnancy_due_month
         due[dying] = NOT_PREGNANT
-        delivering, women = pregnancies_compiled(alive, due, t, rules.fertile, person_class)
+        # greatleap's scan also counts the survivors by commune and age group (its monthly population records).
+        delivering, women = pregnancies_compiled(
+            alive,
+            due,
+            t,
+            rules.fertile,
+            person_class,
+            persons.household,
+            self.household_commune,
+            self.age_group,
+            self.by_group,
+        )
         self.outcome.women_rows += women.size
         conceive_compiled(
             women,
