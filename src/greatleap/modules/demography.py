@@ -318,19 +318,24 @@ def pregnancies_reference(
     return delivering, women
 
 
+def pregnancies_compiled(*arguments) -> tuple[np.ndarray, np.ndarray]:
+    """`pregnancies_reference` compiled (`_pregnancies_kernel`). The women's rows are a view of a
+    `kernels.reusable` array, valid until the thread's next call."""
+    n = arguments[1].size  # due
+    return _pregnancies_kernel(*arguments, kernels.reusable("pregnancies", (2, n), np.int64))
+
+
 @kernels.jit
-def pregnancies_compiled(
-    survivors, due, t, fertile, person_class, household, household_commune, group_of_class, by_group
+def _pregnancies_kernel(
+    survivors, due, t, fertile, person_class, household, household_commune, group_of_class, by_group, rows
 ):
-    """`pregnancies_reference` in one pass (compiled; the counts are whole numbers, exact in any order). The
-    women are written branch-free at the running end of their list, so only the pages it fills are touched."""
-    n = due.size
-    delivering = np.empty(n, dtype=np.int64)
-    women = np.empty(n, dtype=np.int64)
+    """`pregnancies_reference` in one pass (compiled; the counts are whole numbers, exact in any order), the
+    row lists written into `rows`. The women are written branch-free at the running end of their list."""
+    delivering, women = rows[0], rows[1]
     by_group[:] = 0.0
     d = 0
     w = 0
-    for i in range(n):
+    for i in range(due.size):
         c = person_class[i]
         if due[i] == t:  # rare: a branch
             due[i] = NOT_PREGNANT
@@ -340,7 +345,7 @@ def pregnancies_compiled(
         women[w] = i
         w += survivors[i] & fertile[c] & (due[i] == NOT_PREGNANT)
         by_group[household_commune[household[i]], group_of_class[c]] += survivors[i]
-    return delivering[:d].copy(), women[:w].copy()
+    return delivering[:d].copy(), women[:w]
 
 
 def conceive_reference(women, u, person_class, reserve, conception, floor, span, due, due_month) -> None:
@@ -517,7 +522,8 @@ class Demography(Module):
         n_communes = communes.count
         household, household_commune = persons.household, shard.households.commune
         person_class = shard.person_class(t)
-        alive = persons.alive.copy()
+        alive = kernels.reusable("survivors", (persons.count,), np.bool_)  # becomes the survivors
+        np.copyto(alive, persons.alive)
         reserve = persons.energy_reserve
 
         # Deaths: competing hazards, one uniform per person. Everyone's hazard is the baseline of their

@@ -298,9 +298,10 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
 
 def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
-    of `energy_balance_reference`; its seven per-household working arrays come from `kernels.scratch`."""
+    of `energy_balance_reference`. Its seven per-household working arrays are `kernels.reusable`: the four
+    it returns are views of them, valid until the thread's next energy balance."""
     n_households = arguments[6].size  # household_food
-    return _energy_balance_kernel(*arguments, kernels.scratch((7, n_households)))
+    return _energy_balance_kernel(*arguments, kernels.reusable("energy_balance", (7, n_households)))
 
 
 @kernels.jit
