@@ -1,6 +1,8 @@
 """Injuries at work: rates by the work done and fatigue, incapacity, deaths."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.modules.helpers import module, run_module_step, tiny_engine
 
@@ -46,3 +48,26 @@ def test_hunger_and_long_hours_raise_the_rate():
             engine.recorder.values["TT"][0, engine.recorder._column_of("injuries", "injuries_fields", "province")]
         )
     assert rates[1] > 2 * rates[0] and rates[2] > 1.5 * rates[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 5000), n_communes=st.integers(1, 40))
+def test_compiled_candidate_rows_and_ranks_give_numpys_bytes(seed, n_rows, n_communes):
+    """The draw's sorted unique rows and its stable order by commune (with each row's rank in its commune)
+    are numpy's, byte for byte, from the compiled bitmap and counting sort."""
+    from greatleap.core import kernels
+    from greatleap.modules.injuries import rank_by_commune, unique_rows
+
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, n_rows, size=int(rng.integers(0, 3 * n_rows)))
+    commune = rng.integers(0, n_communes, size=rows.size).astype(np.int32)
+    results = {}
+    for backend in ("numba", "numpy"):
+        with kernels.use(backend):
+            results[backend] = (unique_rows(rows, n_rows), *rank_by_commune(rows, commune, n_communes))
+    for compiled, reference in zip(results["numba"], results["numpy"], strict=True):
+        assert compiled.dtype == reference.dtype and compiled.tobytes() == reference.tobytes()
+    unique, by_commune, communes, rank = results["numba"]
+    assert set(unique.tolist()) == set(rows.tolist()) and (np.diff(unique) > 0).all()
+    assert (np.diff(communes) >= 0).all() and sorted(by_commune.tolist()) == sorted(rows.tolist())
+    assert all((rank[communes == c] == np.arange((communes == c).sum())).all() for c in range(n_communes))

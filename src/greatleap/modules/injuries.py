@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.state import StateSpec
@@ -180,13 +181,11 @@ class Injuries(Module):
             rows = rng.integers(0, persons.count, size=draws)
             age = (ctx.t - persons.birth_month[rows].astype(np.int32)) // 12
             ok = persons.alive[rows] & (age >= p.age_min) & (age <= p.age_max) & (persons.injured_until[rows] <= ctx.t)
-            rows = np.unique(rows[ok])  # once each (sorted: the order of the draw is the stream's)
+            rows = unique_rows(rows[ok], persons.count)  # once each (sorted: the order of the draw is the stream's)
             rows = rows[rng.permutation(rows.size)]
             commune = shard.commune_of(rows)  # for these rows only: no gather over everyone
             # The first `wanted` rows of each commune, in the shuffled order.
-            order = np.argsort(commune, kind="stable")
-            rows, commune = rows[order], commune[order]
-            rank = np.arange(rows.size) - np.searchsorted(commune, commune)
+            rows, commune, rank = rank_by_commune(rows, commune, wanted.size)
             take = rank < wanted[commune]
             chosen.append(rows[take])
             wanted = wanted - np.bincount(commune[take], minlength=wanted.size)
@@ -194,3 +193,70 @@ class Injuries(Module):
             if wanted.sum() == 0:
                 break
         return np.concatenate(chosen)
+
+
+def unique_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """`np.unique(rows)` for row indices in [0, `n_rows`): sorted, each once. Compiled, through a bitmap of
+    the rows (a pass over the draws and one over `n_rows` / 64 words) instead of numpy's hash and sort, which
+    at full scale cost most of this module's time (millions of candidate rows a month in a large province)."""
+    if not kernels.compiled():
+        return np.unique(rows)
+    return _unique_rows_compiled(rows, n_rows)
+
+
+@kernels.jit
+def _unique_rows_compiled(rows, n_rows):  # pragma: no cover - compiled
+    words = np.zeros((n_rows + 63) // 64, dtype=np.uint64)
+    for r in rows:
+        words[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+    count = 0
+    for word in words:
+        while word:
+            word &= word - np.uint64(1)
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for w in range(words.size):
+        word = words[w]
+        bit = 0
+        while word:
+            if word & np.uint64(1):
+                out[k] = w * 64 + bit
+                k += 1
+            word >>= np.uint64(1)
+            bit += 1
+    return out
+
+
+def rank_by_commune(
+    rows: np.ndarray, commune: np.ndarray, n_communes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`rows` and their `commune` reordered by commune, stably (within a commune, in their order), and each
+    row's rank within its commune: numpy's stable argsort and searchsorted, or (compiled) a counting sort
+    over the communes, which gives the same order in two passes."""
+    if not kernels.compiled():
+        order = np.argsort(commune, kind="stable")
+        rows, commune = rows[order], commune[order]
+        return rows, commune, np.arange(rows.size) - np.searchsorted(commune, commune)
+    return _rank_by_commune_compiled(rows, commune, n_communes)
+
+
+@kernels.jit
+def _rank_by_commune_compiled(rows, commune, n_communes):  # pragma: no cover - compiled
+    start = np.zeros(n_communes + 1, dtype=np.int64)
+    for c in commune:
+        start[c + 1] += 1
+    for c in range(n_communes):
+        start[c + 1] += start[c]
+    sorted_rows = np.empty(rows.size, dtype=rows.dtype)
+    sorted_commune = np.empty(commune.size, dtype=commune.dtype)
+    rank = np.empty(rows.size, dtype=np.int64)
+    filled = start[:-1].copy()
+    for i in range(rows.size):
+        c = commune[i]
+        k = filled[c]
+        sorted_rows[k] = rows[i]
+        sorted_commune[k] = c
+        rank[k] = k - start[c]
+        filled[c] += 1
+    return sorted_rows, sorted_commune, rank
