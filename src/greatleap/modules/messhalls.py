@@ -168,6 +168,38 @@ RATION_SUMS = (
 )
 
 
+def _shares_reference(
+    commune, commune_urban, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+) -> tuple[np.ndarray, ...]:
+    """Per household (numpy reference of `_household_share`): rural or not, the month's grain need in kg,
+    membership of a mess hall (a rural household in it), the weight a member is served by (need x food access
+    x the cadres' multiplier), and eligibility for a distribution (rural, outside the mess halls, and between
+    harvests short of a month's need)."""
+    rural = ~commune_urban[commune]
+    need_kg = grain_need.astype(np.float64) * days
+    part = in_messhall & rural
+    serve_weight = need_kg * part * food_access * np.where(is_cadre, cadre_multiplier, 1.0) * part
+    eligible = rural & ~part
+    if not harvest:
+        eligible = eligible & (stock < need_kg)
+    return rural, need_kg, part, serve_weight, eligible
+
+
+@kernels.jit
+def _household_share(
+    h, rural, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+):  # pragma: no cover - compiled
+    """`_shares_reference` for household `h` of a commune that is `rural` or not, plus its food access as
+    float64 (compiled; the same operations, so the same bytes)."""
+    need_kg = np.float64(grain_need[h]) * days
+    part = in_messhall[h] & rural
+    access = np.float64(food_access[h])
+    privilege = cadre_multiplier if is_cadre[h] else 1.0
+    serve_weight = need_kg * part * access * privilege * part
+    eligible = rural & ~part & (harvest | (stock[h] < need_kg))
+    return need_kg, part, access, serve_weight, eligible
+
+
 def ration_sums_reference(
     bounds: np.ndarray,
     commune: np.ndarray,
@@ -189,14 +221,10 @@ def ration_sums_reference(
     is short of a month's need. `cadre_multiplier` weights the cadres' shares of the mess hall's food
     (1: no privilege)."""
     n_communes = bounds.size - 1
-    rural = ~commune_urban[commune]
-    need_kg = grain_need.astype(np.float64) * days
+    rural, need_kg, part, serve_weight, eligible = _shares_reference(
+        commune, commune_urban, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+    )
     need_t = need_kg / 1000.0
-    part = in_messhall & rural
-    serve_weight = need_kg * part * food_access * np.where(is_cadre, cadre_multiplier, 1.0) * part
-    eligible = rural & ~part
-    if not harvest:
-        eligible = eligible & (stock < need_kg)
     sums = (
         need_t * part,
         need_t * rural,
@@ -237,15 +265,13 @@ def ration_sums_compiled(
         need_members = need_rural = serve_weight_sum = serve_labour = 0.0
         need_eligible = distribute_weight = distribute_labour = members_persons = rural_persons = 0.0
         for h in range(bounds[c], bounds[c + 1]):
-            need_kg = np.float64(grain_need[h]) * days
+            need_kg, part, access, serve_weight, eligible = _household_share(
+                h, rural, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+            )
             need_t = need_kg / 1000.0
-            part = in_messhall[h] & rural
-            eligible = rural & ~part & (harvest | (stock[h] < need_kg))
-            access = np.float64(food_access[h])
-            privilege = cadre_multiplier if is_cadre[h] else 1.0
             need_members += need_t * part
             need_rural += need_t * rural
-            serve_weight_sum += need_kg * part * access * privilege * part
+            serve_weight_sum += serve_weight
             serve_labour += labour_days[h] * np.float32(part)
             need_eligible += need_t * eligible
             distribute_weight += need_kg * access * eligible
@@ -292,20 +318,16 @@ def hand_out_reference(
     An empty `serve_per_weight`: the mess halls are closed, nothing is served. Returns the per-commune sums
     of what was served and distributed, kg."""
     n_communes = bounds.size - 1
-    rural = ~commune_urban[commune]
-    need_kg = grain_need.astype(np.float64) * days
-    part = in_messhall & rural
+    _rural, need_kg, part, serve_weight, eligible = _shares_reference(
+        commune, commune_urban, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+    )
     served = np.zeros(commune.size)
     if serve_per_weight.size:
-        by_need = need_kg * part * food_access * np.where(is_cadre, cadre_multiplier, 1.0) * part
-        served = by_need * serve_per_weight[commune]
+        served = serve_weight * serve_per_weight[commune]
         if serve_work_share.size:
             by_work = labour_days * part * serve_per_labour_day[commune]
             work_share = serve_work_share[commune]
             served = (1.0 - work_share) * served + work_share * by_work
-    eligible = rural & ~part
-    if not harvest:
-        eligible = eligible & (stock < need_kg)
     by_need = need_kg * food_access * eligible * distribute_per_weight[commune]
     by_work = labour_days * eligible * distribute_per_labour_day[commune]
     work_share = distribute_work_share[commune]
@@ -351,17 +373,15 @@ def hand_out_compiled(
         rural = not commune_urban[c]
         served_sum = given_sum = 0.0
         for h in range(bounds[c], bounds[c + 1]):
-            need_kg = np.float64(grain_need[h]) * days
-            part = in_messhall[h] & rural
-            access = np.float64(food_access[h])
+            need_kg, part, access, serve_weight, eligible = _household_share(
+                h, rural, grain_need, days, in_messhall, is_cadre, cadre_multiplier, food_access, stock, harvest
+            )
             served = 0.0
             if serving:
-                privilege = cadre_multiplier if is_cadre[h] else 1.0
-                served = need_kg * part * access * privilege * part * serve_per_weight[c]
+                served = serve_weight * serve_per_weight[c]
                 if serving_by_work:
                     by_work = np.float64(labour_days[h] * np.float32(part)) * serve_per_labour_day[c]
                     served = (1.0 - serve_work_share[c]) * served + serve_work_share[c] * by_work
-            eligible = rural & ~part & (harvest | (stock[h] < need_kg))
             by_need = need_kg * access * eligible * distribute_per_weight[c]
             by_work = np.float64(labour_days[h] * np.float32(eligible)) * distribute_per_labour_day[c]
             given = (1.0 - distribute_work_share[c]) * by_need + distribute_work_share[c] * by_work
