@@ -485,7 +485,7 @@ class Demography(Module):
         pregnant = u < asfr * gestation / 12.0
         due = rng.integers(0, gestation, size=persons.count, dtype=np.int64)
         persons.pregnancy_due_month[pregnant] = due[pregnant]
-        shard.communes.population[:] = shard.living_by_commune(np.ones(persons.count, dtype=bool))
+        shard.communes.population[:] = shard.living_by_commune(persons.alive)
 
     @staticmethod
     def _baseline_factor(shard: ProvinceShard) -> np.ndarray | None:
@@ -692,23 +692,22 @@ class Demography(Module):
                     probability_table,
                     by_commune,
                 )
-                position.append(slice_position)
-                dying.append(slice_dying + start)
-                continue
-            slice_commune = household_commune[slice_household]
-            cell_of = (
-                (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
-            )
-            starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
-            starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
-            slice_dying = np.sort(np.concatenate([slice_dying, starving[u[starving] < starving_probability]]))
-            probability = probability_table[cell_of(slice_dying)]
-            # Both sorted: where each dying row is among the starving, whose probability counts for them.
-            starved_at = np.searchsorted(starving, slice_dying)
-            was_starving = starved_at < starving.size
-            was_starving[was_starving] = starving[starved_at[was_starving]] == slice_dying[was_starving]
-            probability[was_starving] = starving_probability[starved_at[was_starving]]
-            position.append(u[slice_dying] / probability)  # uniform in [0, 1) given death
+            else:
+                slice_commune = household_commune[slice_household]
+                cell_of = (
+                    (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
+                )
+                starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
+                starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
+                slice_dying = np.sort(np.concatenate([slice_dying, starving[u[starving] < starving_probability]]))
+                probability = probability_table[cell_of(slice_dying)]
+                # Both sorted: where each dying row is among the starving, whose probability counts for them.
+                starved_at = np.searchsorted(starving, slice_dying)
+                was_starving = starved_at < starving.size
+                was_starving[was_starving] = starving[starved_at[was_starving]] == slice_dying[was_starving]
+                probability[was_starving] = starving_probability[starved_at[was_starving]]
+                slice_position = u[slice_dying] / probability  # uniform in [0, 1) given death
+            position.append(slice_position)
             dying.append(slice_dying + start)
         if not dying:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
