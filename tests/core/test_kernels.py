@@ -103,3 +103,23 @@ def test_a_run_with_the_numpy_reference_gives_the_same_bytes_as_the_compiled_ker
 def test_a_run_on_two_threads_gives_the_same_bytes_as_on_one(compiled_run):
     with kernels.use("numba"):
         assert monthly_bytes(threads=2) == compiled_run
+
+
+def test_reusable_working_arrays_are_kept_per_name_and_thread_and_grow():
+    """A kernel's working array is handed out again on the next call under its name (no fresh pages each
+    month), grows for a larger province, and is never shared between threads (provinces run on threads)."""
+    import threading
+
+    first = kernels.reusable("test-pool", (3, 4))
+    first[:] = 7.0
+    again = kernels.reusable("test-pool", (2, 5))
+    assert again.shape == (2, 5) and np.shares_memory(first, again)
+    larger = kernels.reusable("test-pool", (10, 10))
+    assert larger.shape == (10, 10) and not np.shares_memory(first, larger)
+    assert not np.shares_memory(kernels.reusable("other-pool", (3, 4)), kernels.reusable("test-pool", (3, 4)))
+    assert kernels.reusable("test-pool", (4,), np.int64).dtype == np.int64  # another dtype: a new array
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(kernels.reusable("test-pool", (3, 4))))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(elsewhere[0], kernels.reusable("test-pool", (3, 4)))

@@ -181,3 +181,29 @@ def test_person_classes_and_commune_sums_are_the_same_with_either_kernel_backend
     age, sex, urban = class_attributes()
     assert (age[compiled[0]] == (40 - shard.persons.birth_month.astype(int)) // 12).all()
     assert (sex[compiled[0]] == shard.persons.sex).all() and (urban[compiled[0]] == 0).any()
+
+
+def test_december_compaction_drops_the_dead_and_restores_household_order():
+    """Newborns are appended at the end and movers change household in place; the compaction puts every
+    person back among their household's rows (in their former order within it), drops the dead and the
+    per-person caches keyed to the old rows."""
+    shard = build_province(provinces()[0], WorldParams(), 1, seed=3)
+    persons = shard.persons
+    shard.person_class(0)  # fills a cache
+    mothers = np.array([5, 900, 40])
+    mothers_households = sorted(persons.household[mothers].tolist())
+    newborns = persons.add_offspring(mothers)
+    persons.birth_month[newborns] = 1
+    persons.household[10] = persons.household[2000]  # a mover, in place
+    persons.alive[[7, 1500]] = False
+    living_before = int(persons.alive.sum())
+    shard.compact_persons()
+    household = persons.household
+    assert persons.count == living_before and persons.alive.all()
+    assert (np.diff(household) >= 0).all()
+    for name in ("person_class", "person_commune", "household_members"):
+        assert name not in shard.extra
+    born = np.flatnonzero(persons.birth_month == 1)
+    assert sorted(household[born].tolist()) == mothers_households
+    for row in born:  # the last row of its household: after the members already there
+        assert row + 1 == persons.count or household[row + 1] != household[row]
