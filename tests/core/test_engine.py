@@ -80,10 +80,30 @@ def test_phase_plan_is_one_table_with_timings():
     assert sim.info.phase_seconds[0][2] > 0
 
 
-def test_state_per_person_is_within_twenty_bytes():
+def test_state_per_person_is_sixteen_bytes():
+    """household int32, birth month int16, sex, alive, pregnancy due (a step: int8 in a 72-month run),
+    unregistered, energy reserve float32, recruited, injured until (a step): 16 bytes."""
     sim = Sim(small_scenario('run.end="1957-01"'))
     sim.run()
-    assert sim.info.state_bytes_per_person <= 20
+    assert sim.info.state_bytes_per_person == 16
+
+
+def test_a_province_holds_transient_states_and_caches_only_inside_a_stretch():
+    """Between stretches of province phases no province holds the per-person caches or the transient
+    household columns (the mess halls' portions, the food eaten), and the month's results do not change."""
+    scenario = small_scenario('run.end="1957-02"')
+    engine = engine_for(scenario, build_world(scenario.world, scenario.run.scale, scenario.run.seed))
+    seen = []
+    for index, (scope, stretch) in enumerate(engine.stretches):
+        engine.run_stretch(index)
+        for shard in engine.shards:
+            assert not shard.households.attached("messhall_food_kg")
+            assert shard.households.food_kcal_per_day.size == 0
+            assert not {"person_class", "household_members"} & set(shard.extra)
+        seen.append(scope)
+    assert seen.count("province") >= 3
+    transient = {s.name for m in engine.modules() for s in m.states if s.transient}
+    assert transient == {"messhall_food_kg", "food_kcal_per_day"}
 
 
 def test_national_value_is_the_sum_of_provinces(small_results):

@@ -112,3 +112,77 @@ def test_compaction_can_restore_an_order_keeping_ties_in_row_order():
     assert table.tag.tolist() == [0, 0, 0, 1, 2, 2]
     assert table.value.tolist() == [0, 1, 4, 6, 2, 5]  # row 3 dead; ties in their former order
     assert table.alive.all() and table.count == 6
+
+
+@given(
+    keys=st.lists(st.integers(0, 6), min_size=0, max_size=60),
+    seed=st.integers(0, 2**16),
+)
+def test_the_compiled_compaction_orders_rows_as_numpys_stable_sort(keys, seed):
+    """`kernels.kept_rows` (a counting sort into int32 rows) equals numpy's flatnonzero + stable argsort."""
+    from greatleap.core import kernels
+
+    key_array = np.array(keys, dtype=np.int32)
+    keep = np.random.default_rng(seed).random(key_array.size) < 0.7
+    expected = np.flatnonzero(keep)
+    expected = expected[np.argsort(key_array[expected], kind="stable")]
+    compiled = kernels.kept_rows(keep, key_array)
+    assert compiled.dtype == np.int32
+    np.testing.assert_array_equal(compiled, expected)
+    np.testing.assert_array_equal(kernels.kept_rows(keep), np.flatnonzero(keep))
+    with kernels.use("numpy"):
+        np.testing.assert_array_equal(kernels.kept_rows(keep, key_array), expected)
+    values = np.arange(key_array.size, dtype=np.float32) * 1.5
+    np.testing.assert_array_equal(kernels.gather(values, compiled), values[expected])
+
+
+def test_a_transient_column_has_storage_only_while_attached():
+    table = Table("household", 4)
+    table.declare(StateSpec("stock", "household", "float64", 2.0, "resident"))
+    table.declare(StateSpec("served", "household", "float32", 0.5, "handed on within a stretch", transient=True))
+    table.add(3)
+    assert table.resident_names == ("stock",) and table.nbytes_per_row == 8
+    assert table.served.size == 0 and not table.attached("served")
+    assert set(table.snapshot()) == {"stock"}
+
+    storage = np.full(10, 9.0, dtype=np.float32)
+    table.attach("served", storage)
+    assert table.attached("served") and table.served.tolist() == [0.5, 0.5, 0.5]  # defaults, not the 9s
+    table.served[:] = [1.0, 2.0, 3.0]
+    assert storage[:3].tolist() == [1.0, 2.0, 3.0]  # the attached storage is written
+    table.add(5)  # grows past the capacity: the attached column grows with the others
+    assert table.served.tolist() == [1.0, 2.0, 3.0] + [0.5] * 5 and table.stock.size == 8
+    assert set(table.snapshot()) == {"stock", "served"}
+
+    table.detach("served")
+    assert table.served.size == 0 and not table.attached("served")
+    table.compact(np.array([True, False] * 4))  # a detached column is left alone
+    assert table.count == 4 and table.served.size == 0
+    table.restore({"stock": np.arange(6.0)})  # a checkpoint holds the resident columns only
+    assert table.stock.tolist() == list(range(6)) and table.served.size == 0
+
+
+def test_a_transient_state_is_neither_inherited_nor_carried_nor_detached_when_resident():
+    table = Table("person", 2)
+    with pytest.raises(ValueError, match="transient"):
+        table.declare(StateSpec("x", "person", "float32", 0.0, "inherited", inherit=True, transient=True))
+    table.declare(StateSpec("y", "person", "float32", 0.0, "resident"))
+    with pytest.raises(ValueError, match="not transient"):
+        table.detach("y")
+    table.declare(StateSpec("z", "person", "float32", 0.0, "transient", transient=True))
+    with pytest.raises(ValueError, match="cannot attach"):
+        table.attach("z", np.zeros(1, dtype=np.float64))
+
+
+def test_a_step_state_takes_one_byte_when_the_run_and_its_margin_fit():
+    from greatleap.core.state import NO_STEP, STEP, step_dtype
+
+    spec = StateSpec("due", "person", STEP, NO_STEP, "a month of the run")
+    assert spec.for_run(72).dtype == "int8"  # 1957-01 to 1962-12
+    assert step_dtype(127 - 36) == "int8" and step_dtype(127 - 35) == "int16"
+    assert spec.for_run(200).dtype == "int16"
+    table = Table("person", 2)
+    table.declare(spec.for_run(72))
+    table.add(2)
+    assert table.due.dtype == np.int8 and (table.due == NO_STEP).all()
+    assert StateSpec("x", "person", "int16", 0, "not a step").for_run(72).dtype == "int16"

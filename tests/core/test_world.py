@@ -46,9 +46,12 @@ def test_communes_brigades_and_teams_have_their_real_sizes(ningxia_full):
         / shard.real_rural_communes,
         rel=0.01,
     )
-    brigade_of_household = shard.teams.brigade[shard.households.team]
+    household_team = shard.household_team()
+    assert household_team.size == shard.households.count and (np.diff(household_team) >= 0).all()
+    brigade_of_household = shard.teams.brigade[household_team]
     per_brigade = np.bincount(brigade_of_household)
-    per_team = np.bincount(shard.households.team)
+    per_team = np.bincount(household_team)
+    assert per_team.size == shard.teams.count
     assert 150 <= per_brigade.mean() <= 250
     assert 20 <= per_team.min() and per_team.max() <= 45
     # The hierarchy is consistent: a household's team's brigade belongs to the household's commune.

@@ -25,7 +25,7 @@ def test_module_declares_its_contract(cls: type[Module]):
     module = cls()  # constructible with defaults
     assert module.name and module.params == cls.Params()
     for spec in cls.states:
-        assert spec.level in LEVELS and np.dtype(spec.dtype) and spec.description
+        assert spec.level in LEVELS and np.dtype(spec.for_run(72).dtype) and spec.description
     every_result = {r.name for m in MODULES for r in m.results}
     for spec in cls.results:
         assert spec.kind in ("stock", "flow", "ratio", "sum") and spec.description

@@ -49,7 +49,7 @@ class Checkpoint:
 
 
 def _table_arrays(prefix: str, table: Table) -> dict[str, np.ndarray]:
-    return {f"{prefix}/{name}": table.column(name) for name in table.names}
+    return {f"{prefix}/{name}": table.column(name) for name in table.resident_names}
 
 
 def engine_arrays(engine: Engine) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -166,9 +166,9 @@ def restore(engine: Engine, checkpoint: Checkpoint, index: dict[str, Any]) -> No
 
 
 def _restore_table(table: Table, saved: Any, prefix: str) -> None:
-    columns = {name: saved[f"{prefix}/{name}"] for name in table.names if f"{prefix}/{name}" in saved.files}
-    if set(columns) != set(table.names):
-        missing = sorted(set(table.names) - set(columns))
+    columns = {name: saved[f"{prefix}/{name}"] for name in table.resident_names if f"{prefix}/{name}" in saved.files}
+    if set(columns) != set(table.resident_names):
+        missing = sorted(set(table.resident_names) - set(columns))
         raise ConfigError(f"resume: the checkpoint lacks {prefix} columns {missing} (saved by another model)")
     table.restore(columns)
 

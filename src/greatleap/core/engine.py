@@ -129,13 +129,13 @@ class Engine:
         for module in self.modules():
             for spec in module.states:
                 if spec.level in nation_tables:
-                    nation_tables[spec.level].declare(spec)
+                    nation_tables[spec.level].declare(spec.for_run(self.calendar.n_months))
         for shard in self.shards:
             tables = shard.tables()
             for module in self.modules():
                 for spec in module.states:
                     if spec.level not in nation_tables:
-                        tables[spec.level].declare(spec)
+                        tables[spec.level].declare(spec.for_run(self.calendar.n_months))
 
     def _init_modules(self) -> None:
         self.ctx.t = 0
@@ -206,17 +206,32 @@ class Engine:
 
     def _each_province(self, stretch: list[Phase]) -> None:
         """Run a stretch of province phases in every province, on the engine's threads when it has more than
-        one. Each province keeps its own phase timings (threads never add to the same counter)."""
+        one. Each province keeps its own phase timings (threads never add to the same counter). A province
+        drops its per-person caches when it leaves the stretch, so that only the provinces in progress hold
+        them (at full scale the caches of all provinces would be 2.4 GB; recomputing a month's person
+        classes once more costs about 1 ns a person)."""
+
+        # The transient states of the modules with a phase here: a province holds them only in the stretch.
+        owners = {phase.module.name: phase.module for phase in stretch}
+        transient = [
+            spec.for_run(self.calendar.n_months)
+            for module in owners.values()
+            for spec in module.states
+            if spec.transient
+        ]
 
         def run_in(shard: ProvinceShard) -> None:
             ctx = self._province_ctx[shard.code]
             ctx.t = self.t
             timings = self._province_timings[shard.code]
+            shard.hold(transient)
             for phase in stretch:
                 started = time.perf_counter()
                 ctx.module = phase.module
                 phase.callable()(shard, ctx)
                 timings[phase.name] += time.perf_counter() - started
+            shard.release(transient)
+            shard.release_caches()
 
         if self._pool is None:
             for shard in self.shards:

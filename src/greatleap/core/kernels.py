@@ -146,3 +146,52 @@ def class_sum(group: np.ndarray, person_class: np.ndarray, alive: np.ndarray, ta
     if not compiled():
         return np.bincount(group, weights=np.take(table, person_class) * alive, minlength=n_groups)
     return _class_sum(group, person_class, alive, table, scratch(n_groups))
+
+
+@jit
+def _kept_in_key_order(keep, keys, out):  # pragma: no cover - compiled
+    """The rows where `keep` is set, stably ordered by `keys` (non-negative integers): a counting sort, so
+    one count per key value and the int32 row list, instead of int64 row lists and an argsort's."""
+    n_keys = 0
+    for i in range(keys.size):
+        if keep[i] and keys[i] + 1 > n_keys:
+            n_keys = keys[i] + 1
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(keys.size):
+        if keep[i]:
+            start[keys[i] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    for i in range(keys.size):
+        if keep[i]:
+            out[start[keys[i]]] = i
+            start[keys[i]] += 1
+    return out
+
+
+@jit
+def _gather_into(column, rows, out):  # pragma: no cover - compiled
+    for j in range(rows.size):
+        out[j] = column[rows[j]]
+    return out
+
+
+def kept_rows(keep: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+    """The rows where `keep` is set, in their order, or stably ordered by `keys` (non-negative integers):
+    equal to `rows[np.argsort(keys[rows], kind="stable")]` with `rows = np.flatnonzero(keep)`. With the
+    kernels, an int32 list from a counting sort: at full scale the numpy way holds three int64 arrays of a
+    province's persons at once (1.7 GB for Sichuan's 70 million) while it drops the dead."""
+    if not compiled() or keep.size >= np.iinfo(np.int32).max or (keys is not None and keys.size and keys.min() < 0):
+        rows = np.flatnonzero(keep)
+        return rows if keys is None else rows[np.argsort(keys[rows], kind="stable")]
+    kept = int(np.count_nonzero(keep))
+    if keys is None:
+        return np.flatnonzero(keep).astype(np.int32)
+    return _kept_in_key_order(keep, keys, scratch(kept, np.int32))
+
+
+def gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`column[rows]` (a new array); with the kernels, without numpy's int64 copy of an int32 `rows`."""
+    if not compiled() or rows.dtype != np.int32:
+        return column[rows]
+    return _gather_into(column, rows, scratch(rows.size, column.dtype))

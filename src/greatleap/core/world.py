@@ -15,7 +15,7 @@ state, so they can be processed in any order or on different workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,8 +34,10 @@ WORLD_STATES: tuple[StateSpec, ...] = (
     StateSpec("sex", "person", "uint8", 0, "0 = male, 1 = female"),
     StateSpec("alive", "person", "bool", True, "false once dead (the row is dropped at the next compaction)"),
     StateSpec("commune", "household", "int32", -1, "index of the household's commune in the shard"),
-    StateSpec("team", "household", "int32", -1, "index of the household's production team"),
     StateSpec("brigade", "team", "int32", -1, "index of the team's brigade"),
+    # A team's households are consecutive rows, so the household table holds no team index (0.56 GB at
+    # full scale): see ProvinceShard.household_team.
+    StateSpec("first_household", "team", "int32", -1, "row of the team's first household"),
     StateSpec("commune", "brigade", "int32", -1, "index of the brigade's commune"),
     StateSpec("is_urban", "commune", "bool", False, "an urban district rather than a rural commune"),
     StateSpec("weight", "commune", "float64", 1.0, "number of real communes this simulated one stands for"),
@@ -179,6 +181,27 @@ class ProvinceShard:
         quarter faster for the energy balance, measured on Ningxia's persons in June 1959). The per-person
         caches are dropped with the old rows (a stale cache nobody asks for again would hold 2-4 bytes a person)."""
         self.persons.compact(self.persons.alive, order_by="household")
+        self.release_caches()
+
+    def hold(self, states: Sequence[StateSpec]) -> None:
+        """Give the transient `states` storage while the province is in a stretch of phases: arrays kept by
+        this thread (`kernels.reusable`), which serves one province at a time, set to their defaults."""
+        tables = self.tables()
+        for spec in states:
+            table = tables[spec.level]
+            table.attach(
+                spec.name, kernels.reusable(f"{spec.level}.{spec.name}", (table.capacity,), np.dtype(spec.dtype))
+            )
+
+    def release(self, states: Sequence[StateSpec]) -> None:
+        """Take the transient `states`' storage back when the province leaves the stretch."""
+        tables = self.tables()
+        for spec in states:
+            tables[spec.level].detach(spec.name)
+
+    def release_caches(self) -> None:
+        """Drop the per-person caches (the engine calls it when a province leaves a stretch of phases): they
+        are rebuilt on demand, and kept only while the province is being stepped."""
         for name in PERSON_CACHES:
             self.extra.pop(name, None)
 
@@ -221,6 +244,14 @@ class ProvinceShard:
         """Per-commune sums of a per-person quantity, through the households (faster than a direct
         gather-and-count over persons)."""
         return self.per_commune(self.sum_by_household(per_person))
+
+    def household_team(self) -> np.ndarray:
+        """The production team of every household (int32). Teams hold consecutive households (they are built
+        so, brigade by brigade and commune by commune, and households are never added or moved), so the
+        index is spelled out from each team's first row rather than stored."""
+        first = self.teams.first_household
+        sizes = np.diff(np.r_[first, self.households.count])
+        return np.repeat(np.arange(self.teams.count, dtype=np.int32), sizes)
 
     def household_bounds(self) -> np.ndarray:
         """Households are stored commune by commune (they are built so and never move): commune c holds
@@ -527,9 +558,10 @@ def build_province(province: Province, params: WorldParams, scale: Scale, seed: 
     brigades.commune[:] = np.repeat(np.arange(n_communes, dtype=np.int32), brigades_per)
     teams.add(n_teams)
     teams.brigade[:] = np.repeat(np.arange(n_brigades, dtype=np.int32), teams_per)
+    team_households = np.bincount(household_team, minlength=n_teams)
+    teams.first_household[:] = np.cumsum(team_households) - team_households
     households.add(n_households)
     households.commune[:] = household_commune
-    households.team[:] = household_team
 
     persons = _populate(households, communes, params, make_generator(seed, "world", "population", province.code))
     return ProvinceShard(
@@ -588,8 +620,15 @@ def _populate(households: Table, communes: Table, params: WorldParams, rng: np.r
 def build_world(
     params: WorldParams, scale: Scale, seed: int, codes: Collection[str] | None = None
 ) -> list[ProvinceShard]:
-    """Every province's shard (or those of the provinces `codes`: a worker's share), sorted by code."""
-    return [build_province(p, params, scale, seed) for p in provinces() if codes is None or p.code in codes]
+    """Every province's shard (or those of the provinces `codes`: a worker's share), sorted by code.
+
+    The provinces are built largest first: a build's temporaries (about 90 bytes a person at their peak)
+    then sit on top of the fewest built provinces, which keeps the peak of a full-scale build near that of
+    the finished state. A province's build draws from its own streams, so the order changes nothing."""
+    chosen = [p for p in provinces() if codes is None or p.code in codes]
+    by_size = sorted(chosen, key=lambda p: (-sum(start_population(p, params)), p.code))
+    shards = {p.code: build_province(p, params, scale, seed) for p in by_size}
+    return [shards[p.code] for p in chosen]
 
 
 @dataclass

@@ -26,11 +26,11 @@ from greatleap.core import kernels
 from greatleap.core.data import read_rows
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
-from greatleap.core.state import StateSpec
+from greatleap.core.state import NO_STEP, STEP, StateSpec
 from greatleap.core.world import FEMALE, MAX_AGE, N_CLASSES, ProvinceShard, class_attributes
 
 AGE_GROUPS = {"0_4": (0, 4), "5_14": (5, 14), "15_59": (15, 59), "60_plus": (60, MAX_AGE)}
-NOT_PREGNANT = np.iinfo(np.int16).min
+NOT_PREGNANT = NO_STEP
 CAUSES = ("collapse", "injury")  # causes other modules post through `ProvinceShard.hazards`
 
 
@@ -389,7 +389,7 @@ class Demography(Module):
     Params = DemographyParams
     params: DemographyParams
     states = (
-        StateSpec("pregnancy_due_month", "person", "int16", NOT_PREGNANT, "step of the expected birth, if pregnant"),
+        StateSpec("pregnancy_due_month", "person", STEP, NOT_PREGNANT, "step of the expected birth, if pregnant"),
         StateSpec("population", "commune", "int64", 0, "living persons at the end of the last step"),
     )
     results = (

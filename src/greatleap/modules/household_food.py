@@ -283,7 +283,14 @@ class HouseholdFood(Module):
         StateSpec(
             "grain_need_kg_per_day", "household", "float32", 0.0, "grain the household needs a day, kg", carried=True
         ),
-        StateSpec("food_kcal_per_day", "household", "float32", 0.0, "food energy the household eats per day"),
+        StateSpec(
+            "food_kcal_per_day",
+            "household",
+            "float32",
+            0.0,
+            "food energy the household eats per day this month (read by nutrition in the same stretch)",
+            transient=True,
+        ),
         StateSpec("flow_plots_t", "commune", "float64", 0.0, "this month: private plot output into private stores"),
         StateSpec("flow_eaten_private_t", "commune", "float64", 0.0, "this month: grain eaten from private stores"),
     )

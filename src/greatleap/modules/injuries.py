@@ -22,10 +22,10 @@ import numpy as np
 from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
-from greatleap.core.state import StateSpec
+from greatleap.core.state import NO_STEP, STEP, StateSpec
 from greatleap.core.world import ProvinceShard
 
-NOT_INJURED = np.iinfo(np.int16).min
+NOT_INJURED = NO_STEP
 CAMPAIGN_SECTORS = ("conservancy", "deep_ploughing")
 FURNACE_SECTOR = "furnaces"
 
@@ -102,9 +102,7 @@ class Injuries(Module):
     name = "injuries"
     Params = InjuryParams
     params: InjuryParams
-    states = (
-        StateSpec("injured_until", "person", "int16", NOT_INJURED, "first month able to work again (step index)"),
-    )
+    states = (StateSpec("injured_until", "person", STEP, NOT_INJURED, "first month able to work again (step index)"),)
     results = (
         ResultSpec("injuries_fields", "flow", "persons", "injuries in the fields and on the campaigns' sites"),
         ResultSpec("injuries_furnaces", "flow", "persons", "injuries at the backyard furnaces"),

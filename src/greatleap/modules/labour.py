@@ -258,7 +258,7 @@ class Labour(Module):
         into `labour_days`, the basis of work points)."""
         persons, households = shard.persons, shard.households
         p = self.params
-        injured_until = persons.injured_until if "injured_until" in persons.names else np.zeros(0, np.int16)
+        injured_until = persons.injured_until if "injured_until" in persons.names else np.zeros(0, np.int8)
         days = days_on_offer_compiled if kernels.compiled() else days_on_offer_reference
         households.labour_days[:] = days(
             shard.person_class(t),

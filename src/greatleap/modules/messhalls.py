@@ -403,7 +403,14 @@ class MessHalls(Module):
     states = (
         StateSpec("in_messhall", "household", "bool", False, "the household eats in the commune's mess hall"),
         StateSpec("is_cadre", "household", "bool", False, "a cadre's household"),
-        StateSpec("messhall_food_kg", "household", "float32", 0.0, "grain served to the household this month"),
+        StateSpec(
+            "messhall_food_kg",
+            "household",
+            "float32",
+            0.0,
+            "grain served to the household this month (read by household food in the same stretch)",
+            transient=True,
+        ),
         StateSpec("messhall_opened", "commune", "bool", False, "the commune's mess hall has opened"),
         StateSpec("flow_confiscated_t", "commune", "float64", 0.0, "this month: private grain into the granary"),
         StateSpec("flow_distributed_t", "commune", "float64", 0.0, "this month: granary to private stores"),
