@@ -94,7 +94,7 @@ def test_a_province_holds_transient_states_and_caches_only_inside_a_stretch():
     scenario = small_scenario('run.end="1957-02"')
     engine = engine_for(scenario, build_world(scenario.world, scenario.run.scale, scenario.run.seed))
     seen = []
-    for index, (scope, stretch) in enumerate(engine.stretches):
+    for index, (scope, _stretch) in enumerate(engine.stretches):
         engine.run_stretch(index)
         for shard in engine.shards:
             assert not shard.households.attached("messhall_food_kg")
