@@ -232,12 +232,12 @@ class GreatleapCore:
     `energy_balance_compiled`, `Demography.decide_deaths` (which runs its own kernels, and numpy's power and
     expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`, and the `Table`'s births."""
 
-    def __init__(self, population: dict, rules: Rules, seed: int) -> None:
+    def __init__(self, population: dict, rules: Rules, seed: int, months: int) -> None:
         n = population["household"].size
         self.rules = rules
         self.persons = Table("person", int(n * 1.06) + 64)  # greatleap's headroom: a year of births
         for spec in PERSON_SPECS:
-            self.persons.declare(spec)
+            self.persons.declare(spec.for_run(months))  # the due month is a step: int8 in a short run
         self.persons.add(n)
         for name in ("household", "birth_month", "sex", "energy_reserve", "pregnancy_due_month"):
             self.persons.column(name)[:] = population[name]
@@ -380,11 +380,12 @@ GREATLEAP_PASSES: tuple[tuple[str, float, float, str], ...] = (
         0,
         "starving",
     ),
-    ("deliveries and women, one pass: alive 1, due 2, class 2 read; women's index 8 written", 5, 0, "all"),
-    ("women who may conceive: index 8, uniform 8 drawn and read, class 2, reserve 4, due 2", 32, 0, "women"),
+    ("deliveries and women, one pass: alive 1, due 1, class 2 read; women's index 8 written", 4, 0, "all"),
+    ("women who may conceive: index 8, uniform 8 drawn and read, class 2, reserve 4, due 1", 31, 0, "women"),
     (
-        "December compaction: row index, stable sort by household, 14 B of columns gathered and written",
-        120,
+        "December compaction: alive and household read twice by the counting sort, int32 rows written; per "
+        "column (13 B in all) the rows read, gathered, written to a temporary and copied back",
+        90,
         0,
         "december",
     ),
@@ -720,7 +721,7 @@ def run_starsim(population: dict, rules: Rules, seed: int, months: int, crn: boo
 def run_greatleap(population: dict, rules: Rules, seed: int, months: int) -> Outcome:
     """Load the population into greatleap's table (setup) and run `months` months (timed)."""
     started = time.perf_counter()
-    core = GreatleapCore(population, rules, seed)
+    core = GreatleapCore(population, rules, seed, months)
     setup = time.perf_counter() - started
     started = time.perf_counter()
     for t in range(months):
@@ -1169,7 +1170,7 @@ causes and hunger, births, conceptions), implemented three times with the same r
 parameters (`NutritionParams()`, `DemographyParams()`) and the same class tables, on the same population:
 
 - **greatleap**: greatleap's way: a struct-of-arrays `Table` of persons (household int32, birth month int16,
-  sex uint8, alive bool, energy reserve float32, pregnancy due month int16) and greatleap's own code: the
+  sex uint8, alive bool, energy reserve float32, pregnancy due month int8) and greatleap's own code: the
   kernels `_person_class_compiled` and `energy_balance_compiled`, `Demography.decide_deaths` (compiled passes
   around numpy's power and expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`; one
   thread.

@@ -150,6 +150,7 @@ class Engine:
             for module in self.modules():
                 self.ctx.module = module
                 module.init(shard, self.ctx)
+            shard.release_caches()  # as after a stretch: only the province in progress holds them
 
     def plan_rows(self) -> list[tuple[str, str, float]]:
         """(phase, module, seconds spent) for every phase, in order: the `--profile` table."""
