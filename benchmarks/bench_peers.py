@@ -1046,7 +1046,7 @@ def main() -> None:
             "curve": curve,
             "load": (load_before[0], load_after[0]),
         }
-        args.doc.write_text(performance_doc(report))
+        write_keeping_country(args.doc, performance_doc(report))
         print(f"\nwrote {args.doc}")
 
 
@@ -1086,6 +1086,19 @@ def scaling_table(curve: list[dict]) -> str:
             f"| {row['peak_bytes'] / 2**20:,.0f} | {row['peak_bytes'] / row['persons']:,.0f} |"
         )
     return "\n".join(lines)
+
+
+def write_keeping_country(doc: Path, text: str) -> None:
+    """Write `text` to `doc` atomically, keeping the whole-country section `bench_country.py` wrote there (an
+    hour's run, not redone here)."""
+    begin, end = "<!-- country:begin -->", "<!-- country:end -->"
+    current = doc.read_text() if doc.exists() else ""
+    if begin in current and end in current:
+        kept = begin + current.split(begin, 1)[1].split(end, 1)[0] + end
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    temporary = doc.with_suffix(".md.tmp")
+    temporary.write_text(text)
+    temporary.replace(doc)
 
 
 def performance_doc(report: dict[str, Any]) -> str:

@@ -184,11 +184,13 @@ class Table:
             # Grow by a sixteenth: at full scale a person table holds tens of millions of rows, and a year
             # of births is a few percent of them (a quarter more, as before, cost 4.5 bytes per person).
             new_capacity = max(needed, self.capacity + self.capacity // 16 + 16)
-            for name, old in self._stored().items():
-                grown = np.empty(new_capacity, dtype=old.dtype)  # the headroom untouched, as in `declare`
-                grown[:start] = old[:start]
+            # Column by column, holding no reference to the old storage once copied, so that it is freed
+            # before the next column is copied (a dict of the old columns would keep them all alive).
+            for name in list(self._stored()):
+                grown = np.empty(new_capacity, dtype=self._columns[name].dtype)  # headroom untouched
+                grown[:start] = self._columns[name][:start]
                 self._columns[name] = grown
-                object.__setattr__(self, name, grown)  # the old storage is freed column by column
+                object.__setattr__(self, name, grown)
             object.__setattr__(self, "capacity", new_capacity)
         for name, column in self._stored().items():
             column[start:needed] = self._specs[name].default

@@ -49,6 +49,7 @@ MALE, FEMALE = 0, 1
 # Per-person arrays a shard caches in `extra`, each keyed by the person table's version (see person_class).
 PERSON_CACHES = ("person_class", "person_commune", "household_members")
 MAX_AGE = 110  # ages above are treated as 110 by the per-age tables
+PERSON_HEADROOM = 1.5  # person rows a province's table has room for, per person at the start (see _populate)
 N_CLASSES = (MAX_AGE + 1) * 4  # see ProvinceShard.person_class
 
 
@@ -608,7 +609,11 @@ def _populate(households: Table, communes: Table, params: WorldParams, rng: np.r
     order[first_slot] = heads
     order[~slot_is_first] = others
 
-    persons = Table("person", int(n_persons * 1.06) + 64)  # a year of births; dead rows are dropped yearly
+    # Headroom for the births and moves of the run (the dead are dropped each December): the table's columns
+    # are allocated but left untouched above the live rows, so the system maps no memory for them until rows
+    # arrive, and a generous headroom costs nothing. Growing a table costs a copy of every column while the
+    # old ones are still referenced (at full scale, 1.3 GB for Sichuan's 70 million persons at once).
+    persons = Table("person", int(n_persons * PERSON_HEADROOM) + 64)
     _declare_world_states(persons)
     persons.add(n_persons)
     persons.household[:] = np.repeat(np.arange(n_households, dtype=np.int32), sizes)
