@@ -322,7 +322,7 @@ def pregnancies_compiled(*arguments) -> tuple[np.ndarray, np.ndarray]:
     """`pregnancies_reference` compiled (`_pregnancies_kernel`). The women's rows are a view of a
     `kernels.reusable` array, valid until the thread's next call."""
     n = arguments[1].size  # due
-    return _pregnancies_kernel(*arguments, kernels.reusable("pregnancies", (2, n), np.int64))
+    return _pregnancies_kernel(*arguments, kernels.reusable("pregnancies", (2, n), np.int32))
 
 
 @kernels.jit

@@ -298,10 +298,10 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
 
 def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
-    of `energy_balance_reference`. Its seven per-household working arrays are `kernels.reusable`: the four
+    of `energy_balance_reference`. Its six per-household working arrays are `kernels.reusable`: the four
     it returns are views of them, valid until the thread's next energy balance."""
     n_households = arguments[6].size  # household_food
-    return _energy_balance_kernel(*arguments, kernels.reusable("energy_balance", (7, n_households)))
+    return _energy_balance_kernel(*arguments, kernels.reusable("energy_balance", (6, n_households)))
 
 
 @kernels.jit
@@ -387,7 +387,9 @@ def _energy_balance_kernel(
     if overflowing:
         for h in range(n_households):
             extra_per_kg[h] = spare[h] / room[h] if room[h] > 0 else 0.0
-    reserve_sum, undernourished = scratch[5], scratch[6]
+    # The room is read no more: its row takes the reserve sums (six household rows in all, not seven).
+    reserve_sum, undernourished = scratch[4], scratch[5]
+    reserve_sum[:] = 0.0
     for i in range(n):
         c = person_class[i]
         h = household[i]
