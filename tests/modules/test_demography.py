@@ -201,7 +201,9 @@ def test_compiled_deliveries_and_conceptions_give_the_reference_bytes(small_engi
         )
         conceive(women, u, person_class, reserve, tables["conception"] * 20, floor, span, due_after, t + 9)
         outcome[name] = (delivering, women, due_after, by_group)
-    for compiled, reference in zip(outcome["compiled"], outcome["reference"], strict=True):
+    for compiled, reference in zip(outcome["compiled"][:2], outcome["reference"][:2], strict=True):
+        np.testing.assert_array_equal(compiled, reference)  # the same rows (int32 lists from the kernel)
+    for compiled, reference in zip(outcome["compiled"][2:], outcome["reference"][2:], strict=True):
         assert compiled.tobytes() == reference.tobytes()
     delivering, women, due_after, by_group = outcome["compiled"]
     commune = shard.person_commune()
