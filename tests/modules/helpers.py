@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from greatleap.core.calendar import Calendar
 from greatleap.core.data import Province, provinces
 from greatleap.core.engine import Engine
@@ -21,7 +23,19 @@ def tiny_engine(*overrides: str, persons: float = 20_000, seed: int = 1) -> Engi
     sections = {cls.name: scenario.section(cls.name) for cls in module_classes()}
     calendar = Calendar.parse(scenario.run.start, scenario.run.end)
     phases, modules = build_phases(sections)
-    return Engine(phases, calendar, [shard], check=True, modules=modules)
+    engine = Engine(phases, calendar, [shard], check=True, modules=modules)
+    hold_transient_states(engine)
+    return engine
+
+
+def hold_transient_states(engine: Engine) -> None:
+    """Give every transient state its own storage, as the engine does while a province is in a stretch: a
+    module step run alone (`run_module_step`) runs as if inside its stretch."""
+    for shard in engine.shards:
+        tables = shard.tables()
+        for spec in (spec for m in engine.modules() for spec in m.states if spec.transient):
+            table = tables[spec.level]
+            table.attach(spec.name, np.empty(table.capacity, dtype=spec.for_run(engine.calendar.n_months).dtype))
 
 
 def module(engine: Engine, name: str):
