@@ -83,7 +83,7 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
     """The docs/performance.md section: the run beside the targets and beside the sample run."""
     peak = max(full_peak, int(full["peak_memory_bytes"]))
     total = f"{full_seconds / 60:.1f} min in all (build included)" if full_seconds else "build time not recorded"
-    phases = sorted(full["phase_seconds"], key=lambda row: -row[2])[:8]
+    phases = sorted(full["phase_seconds"], key=lambda row: -row["seconds"])[:8]
     person_months = full["person_months"]
     lines = [
         BEGIN,
@@ -114,7 +114,7 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
         "",
         "| phase | seconds | share |",
         "|---|---:|---:|",
-        *(f"| {name} | {seconds:.0f} | {seconds / full['wall_seconds']:.0%} |" for name, _, seconds in phases),
+        *(f"| {row['phase']} | {row['seconds']:.0f} | {row['seconds'] / full['wall_seconds']:.0%} |" for row in phases),
         END,
     ]
     return "\n".join(lines) + "\n"

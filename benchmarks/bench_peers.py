@@ -1067,8 +1067,8 @@ def full_scale_paragraph(curve: list[dict]) -> str:
         f"{largest['scale'].split()[1]}'s {rate_full / 1e6:.1f} M person-months per second, the whole country "
         f"(about {COUNTRY_PERSON_MONTHS / 1e9:.0f} billion person-months) would take about "
         f"{COUNTRY_PERSON_MONTHS / rate_full / 60:.0f} minutes on one thread, and about half that spread over "
-        f"two worker processes (`--workers 2`): a projection from a province, not a measurement of the country, "
-        f"which was not run here (its state alone needs more than 16 GiB; docs/model.md, section 2)."
+        f"two worker processes (`--workers 2`): a projection from a province; the country itself is measured by "
+        f"`benchmarks/bench_country.py` (below)."
     )
 
 

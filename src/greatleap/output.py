@@ -66,6 +66,11 @@ def _git_commit() -> str | None:
         return None
 
 
+# The commit the code was loaded from, read when this module is imported: a full-scale run takes an hour,
+# and the checkout may move on before its manifest is written.
+GIT_COMMIT_AT_START = _git_commit()
+
+
 def _package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -91,7 +96,7 @@ def manifest(
         "config_hash": scenario.config_hash(),
         "recall_date": None if recall is None else f"{recall:%Y-%m}",
         "greatleap_version": __version__,
-        "git_commit": _git_commit(),
+        "git_commit": GIT_COMMIT_AT_START,
         "packages": _package_versions(),
         "input_data_sha256": {name: file_sha256(name) for name in DATA_FILES},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,0 +1,57 @@
+"""The whole-country benchmark's report: its section of docs/performance.md, written and kept."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def manifest(scale, persons, person_months, seconds, peak, threads=1, workers=1) -> dict:
+    return {
+        "scale": scale, "persons_initial": persons, "person_months": person_months, "wall_seconds": seconds,
+        "peak_memory_bytes": peak, "threads": threads, "workers": workers, "created": "2026-11-30T16:00:00+00:00",
+        "git_commit": "abcdef1234", "communes_simulated": 30376, "state_bytes_per_person": 16.0,
+        "phase_seconds": [
+            {"phase": "labour", "module": "labour", "seconds": 300.0},
+            {"phase": "consumption and nutrition", "module": "nutrition", "seconds": 1200.0},
+        ],
+    }  # fmt: skip
+
+
+def test_the_section_sets_the_run_beside_the_targets_and_the_sample(tmp_path):
+    country = load("bench_country")
+    gib = 1024**3
+    full = manifest("full", 628_000_000, 45_000_000_000, 3600.0, int(17.6 * gib))
+    sample = manifest("sample", 1_930_000, 140_000_000, 20.0, gib, workers=2)
+    text = country.section(full, 3800.0, int(18.0 * gib), sample, threads=1)
+    assert text.startswith(country.BEGIN) and text.rstrip().endswith(country.END)
+    assert "| simulation time | 60.0 min (63.3 min in all (build included)) | 10 min | 6.00 |" in text
+    assert "| peak resident memory | 18.00 GiB | 16 GiB | 1.12 |" in text  # the larger of the two peaks
+    assert "12.5 M" in text and "1.79 times" in text  # 45e9 / 3600 s against 140e6 / 20 s
+    assert text.index("consumption and nutrition") < text.index("| labour |")  # the costliest phase first
+
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nthe peers' tables\n")
+    country.write_section(text, doc)
+    country.write_section(text.replace("60.0 min", "50.0 min"), doc)  # replaced, not appended twice
+    written = doc.read_text()
+    assert written.count(country.BEGIN) == 1 and "50.0 min" in written and "the peers' tables" in written
+
+
+def test_the_peers_benchmark_keeps_the_country_section(tmp_path):
+    peers = load("bench_peers")
+    doc = tmp_path / "performance.md"
+    doc.write_text("old peers\n\n<!-- country:begin -->\nthe country, an hour's run\n<!-- country:end -->\n")
+    peers.write_keeping_country(doc, "# new peers\n")
+    written = doc.read_text()
+    assert written.startswith("# new peers") and "old peers" not in written
+    assert "<!-- country:begin -->\nthe country, an hour's run\n<!-- country:end -->" in written
