@@ -27,6 +27,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from greatleap.core.io import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- country:begin -->", "<!-- country:end -->"
@@ -129,9 +131,7 @@ def write_section(text: str, doc: Path) -> None:
         updated = head + text + tail
     else:
         updated = current.rstrip("\n") + "\n\n" + text
-    temporary = doc.with_suffix(".md.tmp")
-    temporary.write_text(updated)
-    temporary.replace(doc)
+    write_text_atomic(doc, updated)
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from greatleap.core.data import age_sex_1953
+from greatleap.core.io import write_text_atomic
 from greatleap.core.state import Table
 from greatleap.core.world import MAX_AGE, WORLD_STATES, _person_class_compiled
 from greatleap.modules.demography import NOT_PREGNANT, Demography, conceive_compiled, pregnancies_compiled
@@ -1096,9 +1097,7 @@ def write_keeping_country(doc: Path, text: str) -> None:
     if begin in current and end in current:
         kept = begin + current.split(begin, 1)[1].split(end, 1)[0] + end
         text = text.rstrip("\n") + "\n\n" + kept + "\n"
-    temporary = doc.with_suffix(".md.tmp")
-    temporary.write_text(text)
-    temporary.replace(doc)
+    write_text_atomic(doc, text)
 
 
 def performance_doc(report: dict[str, Any]) -> str:

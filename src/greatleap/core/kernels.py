@@ -184,10 +184,9 @@ def kept_rows(keep: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
     if not compiled() or keep.size >= np.iinfo(np.int32).max or (keys is not None and keys.size and keys.min() < 0):
         rows = np.flatnonzero(keep)
         return rows if keys is None else rows[np.argsort(keys[rows], kind="stable")]
-    kept = int(np.count_nonzero(keep))
     if keys is None:
         return np.flatnonzero(keep).astype(np.int32)
-    return _kept_in_key_order(keep, keys, scratch(kept, np.int32))
+    return _kept_in_key_order(keep, keys, scratch(int(np.count_nonzero(keep)), np.int32))
 
 
 def gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
