@@ -79,6 +79,14 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
     persons, households = shard.persons, shard.households
     t = 11
     by_name = {m.name: m for m in engine.modules()}
+    # The food eaten is a transient state, held only within its month's stretch: hold it again and hand out
+    # December's meals (mess halls, then household food) as the engine's stretch does.
+    shard.hold([s.for_run(engine.calendar.n_months) for m in engine.modules() for s in m.states if s.transient])
+    ctx = engine._province_ctx[shard.code]
+    ctx.t = t
+    for name in ("messhalls", "household_food"):
+        ctx.module = by_name[name]
+        by_name[name].step(shard, ctx)
     person_class = shard.person_class(t)
 
     nut = by_name["nutrition"]
