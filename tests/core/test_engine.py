@@ -90,7 +90,8 @@ def test_state_per_person_is_sixteen_bytes():
 
 def test_a_province_holds_transient_states_and_caches_only_inside_a_stretch():
     """Between stretches of province phases no province holds the per-person caches or the transient
-    household columns (the mess halls' portions, the food eaten), and the month's results do not change."""
+    household columns (the mess halls' portions, the food eaten, the planning need, the households'
+    communes), and the month's results do not change."""
     scenario = small_scenario('run.end="1957-02"')
     engine = engine_for(scenario, build_world(scenario.world, scenario.run.scale, scenario.run.seed))
     seen = []
@@ -98,12 +99,13 @@ def test_a_province_holds_transient_states_and_caches_only_inside_a_stretch():
         engine.run_stretch(index)
         for shard in engine.shards:
             assert not shard.households.attached("messhall_food_kg")
+            assert not shard.households.attached("commune")  # spelled out from the communes' first rows
             assert shard.households.food_kcal_per_day.size == 0
             assert not {"person_class", "household_members"} & set(shard.extra)
         seen.append(scope)
     assert seen.count("province") >= 3
     transient = {s.name for m in engine.modules() for s in m.states if s.transient}
-    assert transient == {"messhall_food_kg", "food_kcal_per_day"}
+    assert transient == {"messhall_food_kg", "food_kcal_per_day", "need_kcal_per_day"}
 
 
 def test_national_value_is_the_sum_of_provinces(small_results):

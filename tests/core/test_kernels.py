@@ -51,6 +51,20 @@ def test_segment_sum_of_sorted_rows_is_bincount_byte_for_byte(seed, n_groups, dt
     assert kernels.segment_sum(bounds, weights, group).tobytes() == expected.tobytes()
 
 
+@settings(max_examples=40, deadline=None)  # the first example may compile
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40))
+def test_fill_segments_spells_out_each_rows_segment_with_either_backend(seed, n_groups):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 200, n_groups)  # empty segments too
+    bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    expected = np.repeat(np.arange(n_groups, dtype=np.int32), sizes)
+    compiled = kernels.fill_segments(bounds, np.full(expected.size, -7, dtype=np.int32))
+    with kernels.use("numpy"):
+        reference = kernels.fill_segments(bounds, np.full(expected.size, -7, dtype=np.int32))
+    np.testing.assert_array_equal(compiled, expected)
+    np.testing.assert_array_equal(reference, expected)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.sampled_from((np.float32, np.float64, np.bool_)))
 def test_class_sum_is_the_reference_byte_for_byte(seed, n, dtype):

@@ -37,7 +37,7 @@ def test_full_scale_simulates_every_commune_at_weight_one(ningxia_full):
 
 def test_communes_brigades_and_teams_have_their_real_sizes(ningxia_full):
     shard = ningxia_full
-    per_commune = np.bincount(shard.households.commune)
+    per_commune = np.bincount(shard.household_commune())
     rural = ~shard.communes.is_urban
     assert per_commune[rural].mean() == pytest.approx(
         start_population("NX")
@@ -55,7 +55,7 @@ def test_communes_brigades_and_teams_have_their_real_sizes(ningxia_full):
     assert 150 <= per_brigade.mean() <= 250
     assert 20 <= per_team.min() and per_team.max() <= 45
     # The hierarchy is consistent: a household's team's brigade belongs to the household's commune.
-    np.testing.assert_array_equal(shard.brigades.commune[brigade_of_household], shard.households.commune)
+    np.testing.assert_array_equal(shard.brigades.commune[brigade_of_household], shard.household_commune())
 
 
 def test_every_household_is_headed_by_an_adult(ningxia_full):

@@ -32,6 +32,7 @@ def hold_transient_states(engine: Engine) -> None:
     """Give every transient state its own storage, as the engine does while a province is in a stretch: a
     module step run alone (`run_module_step`) runs as if inside its stretch."""
     for shard in engine.shards:
+        shard.hold_household_commune(np.empty(shard.households.capacity, dtype=np.int32))
         tables = shard.tables()
         for spec in (spec for m in engine.modules() for spec in m.states if spec.transient):
             table = tables[spec.level]

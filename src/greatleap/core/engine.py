@@ -144,12 +144,18 @@ class Engine:
         for module in self.modules():
             self.ctx.module = module
             module.init_nation(self.nation, self.ctx)
+        # A module's init may hand a transient state to a later module's init, as its phases do in a stretch
+        # (nutrition's planning need to the food needs): a province holds every transient state in its init.
+        n_months = self.calendar.n_months
+        transient = [spec.for_run(n_months) for m in self.modules() for spec in m.states if spec.transient]
         for shard in self.shards:
             self.recorder.add_province(shard.code)
             self.ctx.shard = shard
+            shard.hold(transient)
             for module in self.modules():
                 self.ctx.module = module
                 module.init(shard, self.ctx)
+            shard.release(transient)
             shard.release_caches()  # as after a stretch: only the province in progress holds them
 
     def plan_rows(self) -> list[tuple[str, str, float]]:
@@ -192,11 +198,14 @@ class Engine:
         ctx = self.ctx
         started = time.perf_counter()
         if self.check:
-            for module in self.modules():
-                ctx.module = module
-                for shard in self.shards:
-                    ctx.shard = shard
+            for shard in self.shards:
+                shard.hold(())  # the households' communes, as in a stretch
+                ctx.shard = shard
+                for module in self.modules():
+                    ctx.module = module
                     module.check(shard, ctx)
+                shard.release(())
+                shard.release_caches()
         self.timings["checks"] += time.perf_counter() - started
         started = time.perf_counter()
         if self.calendar.month(self.t) == 12:

@@ -132,6 +132,23 @@ def segment_sum(bounds: np.ndarray, weights: np.ndarray, group: np.ndarray) -> n
 
 
 @jit
+def _fill_segments(bounds, out):  # pragma: no cover - compiled
+    for s in range(bounds.size - 1):
+        out[bounds[s] : bounds[s + 1]] = s
+
+
+def fill_segments(bounds: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Write into `out` the segment of every row, for rows stored segment by segment (segment s holds rows
+    bounds[s]..bounds[s+1]-1): `np.repeat(np.arange(bounds.size - 1), np.diff(bounds))`, without its
+    temporaries."""
+    if not compiled():
+        out[:] = np.repeat(np.arange(bounds.size - 1, dtype=out.dtype), np.diff(bounds))
+        return out
+    _fill_segments(bounds, out)
+    return out
+
+
+@jit
 def _class_sum(group, person_class, alive, table, out):  # pragma: no cover - compiled
     out[:] = 0.0
     for i in range(group.size):

@@ -33,12 +33,16 @@ WORLD_STATES: tuple[StateSpec, ...] = (
     StateSpec("birth_month", "person", "int16", 0, "month of birth, as a step index (negative: before the start)"),
     StateSpec("sex", "person", "uint8", 0, "0 = male, 1 = female"),
     StateSpec("alive", "person", "bool", True, "false once dead (the row is dropped at the next compaction)"),
-    StateSpec("commune", "household", "int32", -1, "index of the household's commune in the shard"),
+    # A commune's households are consecutive rows, so the household's commune is spelled out from each
+    # commune's first row while the province is in a stretch of phases (see ProvinceShard.hold), not stored
+    # from month to month (0.56 GB at full scale).
+    StateSpec("commune", "household", "int32", -1, "index of the household's commune in the shard", transient=True),
     StateSpec("brigade", "team", "int32", -1, "index of the team's brigade"),
     # A team's households are consecutive rows, so the household table holds no team index (0.56 GB at
     # full scale): see ProvinceShard.household_team.
     StateSpec("first_household", "team", "int32", -1, "row of the team's first household"),
     StateSpec("commune", "brigade", "int32", -1, "index of the brigade's commune"),
+    StateSpec("first_household", "commune", "int32", -1, "row of the commune's first household"),
     StateSpec("is_urban", "commune", "bool", False, "an urban district rather than a rural commune"),
     StateSpec("weight", "commune", "float64", 1.0, "number of real communes this simulated one stands for"),
     StateSpec("quality", "commune", "float32", 0.5, "productivity score: the commune's stratum midpoint, in (0, 1)"),
@@ -186,7 +190,9 @@ class ProvinceShard:
 
     def hold(self, states: Sequence[StateSpec]) -> None:
         """Give the transient `states` storage while the province is in a stretch of phases: arrays kept by
-        this thread (`kernels.reusable`), which serves one province at a time, set to their defaults."""
+        this thread (`kernels.reusable`), which serves one province at a time, set to their defaults. The
+        households' communes are always held, spelled out from the communes' first rows."""
+        self.hold_household_commune(kernels.reusable("household.commune", (self.households.capacity,), np.int32))
         tables = self.tables()
         for spec in states:
             table = tables[spec.level]
@@ -199,6 +205,13 @@ class ProvinceShard:
         tables = self.tables()
         for spec in states:
             tables[spec.level].detach(spec.name)
+        self.households.detach("commune")
+
+    def hold_household_commune(self, storage: np.ndarray) -> None:
+        """Give the households' `commune` column the int32 `storage` and spell it out: commune c holds the
+        households bounds[c]..bounds[c+1]-1 (see `household_bounds`)."""
+        self.households.attach("commune", storage)
+        kernels.fill_segments(self.household_bounds(), self.households.commune)
 
     def release_caches(self) -> None:
         """Drop the per-person caches (the engine calls it when a province leaves a stretch of phases): they
@@ -211,14 +224,22 @@ class ProvinceShard:
         key = ("person_commune", self.persons.version)
         cached = self.extra.get("person_commune")
         if cached is None or cached[0] != key:
-            cached = (key, np.take(self.households.commune, self.persons.household))
+            cached = (key, np.take(self.household_commune(), self.persons.household))
             self.extra["person_commune"] = cached
         return cached[1]  # type: ignore[return-value]
+
+    def household_commune(self) -> np.ndarray:
+        """The commune of every household: the column held in a stretch of phases, else spelled out afresh
+        (int32; see `hold`)."""
+        households = self.households
+        if households.attached("commune"):
+            return households.commune
+        return kernels.fill_segments(self.household_bounds(), np.empty(households.count, dtype=np.int32))
 
     def commune_of(self, rows: np.ndarray) -> np.ndarray:
         """The communes of the person `rows`: `person_commune()[rows]`, gathered through the households for
         these rows only (the per-person gather costs a pass over everyone each time rows move)."""
-        return self.households.commune[self.persons.household[rows]]
+        return self.household_commune()[self.persons.household[rows]]
 
     def living_by_commune(self, flag: np.ndarray) -> np.ndarray:
         """Living persons per commune for whom `flag` (a boolean person column) is set, int64: `np.bincount` of
@@ -226,7 +247,7 @@ class ProvinceShard:
         persons, n_communes = self.persons, self.communes.count
         if kernels.compiled():
             return _living_by_commune_compiled(
-                flag, persons.alive, persons.household, self.households.commune, n_communes
+                flag, persons.alive, persons.household, self.household_commune(), n_communes
             )
         rows = np.flatnonzero(flag)
         rows = rows[persons.alive[rows]]
@@ -256,13 +277,10 @@ class ProvinceShard:
 
     def household_bounds(self) -> np.ndarray:
         """Households are stored commune by commune (they are built so and never move): commune c holds
-        households bounds[c]..bounds[c+1]-1."""
+        households bounds[c]..bounds[c+1]-1 (int64)."""
         bounds = self.extra.get("household_bounds")
         if bounds is None:
-            commune = self.households.commune
-            if commune.size and (np.diff(commune) < 0).any():
-                raise AssertionError(f"{self.code}: households are not stored commune by commune")
-            bounds = np.searchsorted(commune, np.arange(self.communes.count + 1)).astype(np.int64)
+            bounds = np.r_[self.communes.first_household, self.households.count].astype(np.int64)
             self.extra["household_bounds"] = bounds
         return bounds  # type: ignore[return-value]
 
@@ -283,7 +301,7 @@ class ProvinceShard:
     def per_commune(self, per_household: np.ndarray) -> np.ndarray:
         """Per-commune sums of a per-household quantity (float64; `np.bincount` over the households' communes,
         computed as sums over each commune's contiguous households)."""
-        return kernels.segment_sum(self.household_bounds(), per_household, self.households.commune)
+        return kernels.segment_sum(self.household_bounds(), per_household, self.household_commune())
 
     def post_hazard(self, cause: str, per_commune: np.ndarray) -> None:
         """Add a monthly death hazard per commune for `cause` (several modules may post the same cause:
@@ -361,8 +379,8 @@ class ProvinceShard:
         n_families = destination.size
         ratio = origin_weight / communes.weight[destination]
         copies = np.floor(ratio).astype(np.int64) + (rng.random(n_families) < ratio - np.floor(ratio))
-        per_commune = np.bincount(households.commune, minlength=communes.count)
-        first = np.cumsum(per_commune) - per_commune  # households are stored commune by commune
+        bounds = self.household_bounds()  # households are stored commune by commune
+        per_commune, first = np.diff(bounds), bounds[:-1]
         # One host household per copy of each family.
         copy_family = np.repeat(np.arange(n_families), copies)
         offset = (rng.random(copy_family.size) * per_commune[destination[copy_family]]).astype(np.int64)
@@ -411,7 +429,7 @@ class ProvinceShard:
                     persons.birth_month,
                     persons.sex,
                     persons.household,
-                    self.households.commune,
+                    self.household_commune(),
                     self.communes.is_urban,
                     MAX_AGE,
                     kernels.scratch(persons.count, np.int16),
@@ -530,6 +548,7 @@ def build_province(province: Province, params: WorldParams, scale: Scale, seed: 
     communes.weight[:] = np.where(is_urban, n_urban_real / k_urban, n_rural_real / k_rural)
     communes.quality[:] = np.r_[_stratum_midpoints(k_rural), _stratum_midpoints(k_urban)]
     communes.land_ha[:] = np.where(is_urban, 0.0, province.cultivated_land_ha / n_rural_real)
+    communes.first_household[:] = np.cumsum(households_per) - households_per
 
     # Brigades and teams: consecutive households, in chunks of the declared sizes.
     n_households = int(households_per.sum())
@@ -562,9 +581,9 @@ def build_province(province: Province, params: WorldParams, scale: Scale, seed: 
     team_households = np.bincount(household_team, minlength=n_teams)
     teams.first_household[:] = np.cumsum(team_households) - team_households
     households.add(n_households)
-    households.commune[:] = household_commune
 
-    persons = _populate(households, communes, params, make_generator(seed, "world", "population", province.code))
+    urban = np.repeat(is_urban, households_per)
+    persons = _populate(households, urban, params, make_generator(seed, "world", "population", province.code))
     return ProvinceShard(
         province=province,
         persons=persons,
@@ -578,11 +597,11 @@ def build_province(province: Province, params: WorldParams, scale: Scale, seed: 
     )
 
 
-def _populate(households: Table, communes: Table, params: WorldParams, rng: np.random.Generator) -> Table:
+def _populate(households: Table, urban: np.ndarray, params: WorldParams, rng: np.random.Generator) -> Table:
     """Persons: household sizes, then ages and sexes from the 1953 census structure (its broad groups,
-    split into 5-year groups by a model: see data/SOURCES_demography.md), one adult heading each household."""
+    split into 5-year groups by a model: see data/SOURCES_demography.md), one adult heading each household
+    (`urban`: whether each household lives in an urban district)."""
     n_households = households.count
-    urban = communes.is_urban[households.commune]
     mean_size = np.where(urban, params.urban_household_size, params.rural_household_size)
     sizes = 1 + rng.poisson(mean_size - 1.0)
     n_persons = int(sizes.sum())

@@ -423,8 +423,8 @@ class Nutrition(Module):
             "household",
             "float32",
             0.0,
-            "the members' energy need when well fed",
-            carried=True,
+            "the members' energy need when well fed (read by the food needs in the same stretch)",
+            transient=True,
         ),
         StateSpec("mean_reserve", "commune", "float64", 1.0, "mean energy reserve of the living (what migrants seek)"),
     )
