@@ -80,12 +80,14 @@ def test_phase_plan_is_one_table_with_timings():
     assert sim.info.phase_seconds[0][2] > 0
 
 
-def test_state_per_person_is_sixteen_bytes():
+def test_state_per_person_is_fourteen_and_a_quarter_bytes():
     """household int32, birth month int16, sex, alive, pregnancy due (a step: int8 in a 72-month run),
-    unregistered, energy reserve float32, recruited, injured until (a step): 16 bytes."""
+    energy reserve float32, injured until (a step), and two bits (unregistered, recruited): 14.25 bytes; a
+    household 23 bytes (its commune and planning need are held only in a stretch)."""
     sim = Sim(small_scenario('run.end="1957-01"'))
     sim.run()
-    assert sim.info.state_bytes_per_person == 16
+    assert sim.info.state_bytes_per_person == 14.25
+    assert sim.build().shards[0].households.nbytes_per_row == 23
 
 
 def test_a_province_holds_transient_states_and_caches_only_inside_a_stretch():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greatleap.core.state import StateSpec, Table
+from greatleap.core.state import BIT, Bits, StateSpec, Table
 
 
 def person_table(capacity: int = 4) -> Table:
@@ -186,3 +186,75 @@ def test_a_step_state_takes_one_byte_when_the_run_and_its_margin_fit():
     table.add(2)
     assert table.due.dtype == np.int8 and (table.due == NO_STEP).all()
     assert StateSpec("x", "person", "int16", 0, "not a step").for_run(72).dtype == "int16"
+
+
+def flagged_table(capacity: int = 3) -> Table:
+    """A person table with a bool column and two bit columns (one inherited) that should always agree."""
+    table = person_table(capacity)
+    table.declare(StateSpec("flag", "person", BIT, False, "a bit column", inherit=True))
+    table.declare(StateSpec("mark", "person", BIT, False, "a bit column, not inherited"))
+    table.declare(StateSpec("flag_as_bool", "person", "bool", False, "the same values, a byte each", inherit=True))
+    return table
+
+
+def test_a_bit_column_reads_and_writes_like_a_boolean_column():
+    table = flagged_table()
+    rows = table.add(21)
+    assert isinstance(table.flag, Bits) and len(table.flag) == 21 and not table.flag.any()
+    table.flag[[0, 7, 8, 20]] = True
+    table.flag[np.array([7])] = False
+    table.flag[np.arange(21) == 3] = True  # a boolean mask
+    np.testing.assert_array_equal(np.flatnonzero(table.flag.unpack()), [0, 3, 8, 20])
+    np.testing.assert_array_equal(table.flag[rows], table.flag.unpack())
+    np.testing.assert_array_equal(table.flag[[20, 0, 1]], [True, True, False])
+    assert table.flag.sum() == 4 and table.values("flag").dtype == bool
+    table.flag[[1, 2]] = np.array([True, False])  # values per row
+    assert table.flag[[1, 2]].tolist() == [True, False]
+    with pytest.raises(IndexError):
+        table.flag[[21]] = True  # beyond the live rows
+    assert table.nbytes_per_row == 1 + 4 + 2 + 1 / 8 + 1 / 8 + 1
+    with pytest.raises(ValueError, match="starts False"):
+        table.declare(StateSpec("set", "person", BIT, True, "a bit state that starts True"))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 2**32 - 1), st.sampled_from(("add", "offspring", "copies"))),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_bit_columns_follow_every_table_operation_as_a_bool_column_does(operations):
+    """Random appends (plain, offspring, copies, rows from another table), flag writes and compactions (in
+    row or in household order), growth, pickling, snapshot and restore: a bit column always equals a bool
+    column that went through the same."""
+    table = flagged_table(capacity=1)
+    for n_new, bits, how in operations:
+        rng = np.random.default_rng(bits)
+        if how == "add" or table.count == 0:
+            table.add_rows({"flag": rng.random(n_new) < 0.5} if n_new else {})
+            table.flag_as_bool[table.count - n_new :] = table.flag[np.arange(table.count - n_new, table.count)]
+        elif how == "offspring":
+            table.add_offspring(rng.integers(0, table.count, n_new))
+        else:
+            table.add_copies(rng.integers(0, table.count, n_new))
+        chosen = rng.integers(0, max(table.count, 1), 5) if table.count else np.zeros(0, dtype=np.int64)
+        value = rng.random(chosen.size) < 0.5
+        table.flag[chosen] = value
+        table.flag_as_bool[chosen] = value
+        table.mark[chosen] = value
+        np.testing.assert_array_equal(table.values("flag"), table.flag_as_bool)
+        table.alive[:] = rng.random(table.count) < 0.8
+        table.tag[:] = rng.integers(0, 4, table.count)
+        table.compact(table.alive, order_by="tag" if bits % 2 else None)
+        np.testing.assert_array_equal(table.values("flag"), table.flag_as_bool)
+    copy = pickle.loads(pickle.dumps(table))
+    np.testing.assert_array_equal(copy.flag.unpack(), table.flag_as_bool)
+    snapshot = table.snapshot()
+    assert snapshot["flag"].dtype == bool
+    fresh = flagged_table(capacity=1)
+    fresh.restore({name: snapshot[name] for name in fresh.resident_names})
+    np.testing.assert_array_equal(fresh.values("flag"), table.flag_as_bool)
+    np.testing.assert_array_equal(fresh.values("mark"), table.values("mark"))
+    fresh.add(9)  # rows added after a restore are False
+    assert not fresh.flag[np.arange(fresh.count - 9, fresh.count)].any()

@@ -49,7 +49,7 @@ class Checkpoint:
 
 
 def _table_arrays(prefix: str, table: Table) -> dict[str, np.ndarray]:
-    return {f"{prefix}/{name}": table.column(name) for name in table.resident_names}
+    return {f"{prefix}/{name}": table.values(name) for name in table.resident_names}
 
 
 def engine_arrays(engine: Engine) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -33,6 +33,95 @@ def step_dtype(n_months: int) -> str:
     return "int8" if n_months + STEP_MARGIN <= np.iinfo(np.int8).max else "int16"
 
 
+# A boolean state that few rows set (a migrant's registration, a recruit) declares the dtype "bit": its
+# column is stored eight rows to a byte, an eighth of a byte a person (at full scale 0.09 GB a column, not
+# 0.7 GB). It reads and writes as a boolean column by row index (see `Bits`); its default is False.
+BIT = "bit"
+
+
+class Bits:
+    """A boolean column of `size` rows stored in `packed`, eight rows to a byte: row i is bit i % 8 of byte
+    i // 8 (numpy's "little" bit order, as `np.packbits(..., bitorder="little")`).
+
+    `bits[rows]` reads rows (an index array, a boolean mask or a slice) as booleans; `bits[rows] = value`
+    writes them; `unpack()` gives the whole column as a boolean array. A view of a table's column shares its
+    storage, as a numpy view does."""
+
+    __slots__ = ("packed", "size")
+    dtype = np.dtype(bool)  # what reading gives
+
+    def __init__(self, packed: np.ndarray, size: int) -> None:
+        if packed.dtype != np.uint8 or packed.size * 8 < size:
+            raise ValueError(f"{size} bits need {-(-size // 8)} bytes of uint8, not {packed.dtype}[{packed.size}]")
+        self.packed = packed
+        self.size = int(size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _rows(self, rows: object) -> np.ndarray:
+        if isinstance(rows, slice):
+            return np.arange(*rows.indices(self.size))
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            if rows.size != self.size:
+                raise IndexError(f"boolean index of {rows.size} rows for a column of {self.size}")
+            return np.flatnonzero(rows)
+        rows = rows.astype(np.int64, copy=False)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.size):
+            raise IndexError(f"rows out of range for a column of {self.size}")
+        return rows
+
+    def __getitem__(self, rows: object) -> np.ndarray:
+        rows = self._rows(rows)
+        return ((self.packed[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
+
+    def __setitem__(self, rows: object, value: object) -> None:
+        rows = self._rows(rows)
+        values = np.broadcast_to(np.asarray(value, dtype=bool), rows.shape)
+        if values.size > 1 and not values.all() and values.any():
+            # A row given twice takes its last value, as in a numpy assignment.
+            reversed_first = np.unique(rows[::-1], return_index=True)[1]
+            last = rows.size - 1 - reversed_first
+            rows, values = rows[last], values[last]
+        mask = (np.uint8(1) << (rows & 7).astype(np.uint8)).astype(np.uint8)
+        byte = rows >> 3
+        np.bitwise_and.at(self.packed, byte[~values], ~mask[~values])
+        np.bitwise_or.at(self.packed, byte[values], mask[values])
+
+    def unpack(self) -> np.ndarray:
+        """The whole column as a boolean array (a copy)."""
+        return np.unpackbits(self.packed, count=self.size, bitorder="little").view(bool)
+
+    def any(self) -> bool:
+        return bool(self.unpack().any())
+
+    def sum(self) -> int:
+        return int(np.count_nonzero(self.unpack()))
+
+
+def pack_bits(values: np.ndarray, capacity: int) -> np.ndarray:
+    """Storage for `capacity` bits holding `values` (booleans) in its first rows and False above."""
+    packed = np.zeros(-(-max(int(capacity), 1) // 8), dtype=np.uint8)
+    filled = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+    packed[: filled.size] = filled
+    return packed
+
+
+def _clear_bits(packed: np.ndarray, start: int, stop: int) -> None:
+    """Set rows start..stop-1 of a packed column to False (whole bytes at once, the partial ones bit by bit)."""
+    if stop <= start:
+        return
+    first_whole, last_whole = -(-start // 8), stop // 8
+    if first_whole < last_whole:
+        packed[first_whole:last_whole] = 0
+        edges = [*range(start, first_whole * 8), *range(last_whole * 8, stop)]
+    else:
+        edges = list(range(start, stop))
+    for row in edges:
+        packed[row >> 3] &= np.uint8(~(1 << (row & 7)) & 0xFF)
+
+
 @dataclass(frozen=True)
 class StateSpec:
     """A state array owned by a module (or by the world): its name, level, dtype and initial value."""
@@ -72,6 +161,7 @@ class Table:
         object.__setattr__(self, "capacity", max(int(capacity), 1))
         object.__setattr__(self, "_columns", {})
         object.__setattr__(self, "_specs", {})
+        object.__setattr__(self, "_bits", {})  # bit columns' packed storage (see `Bits`)
         object.__setattr__(self, "version", 0)
 
     # --- declaration -------------------------------------------------------------------------------
@@ -79,7 +169,7 @@ class Table:
         """Allocate a column; declaring the same name twice is an error (one owner per state)."""
         if spec.level != self.level:
             raise ValueError(f"state {spec.name!r} is {spec.level}-level, table is {self.level}")
-        if spec.name in self._columns:
+        if spec.name in self._columns or spec.name in self._bits:
             raise ValueError(f"state {spec.name!r} is declared twice")
         if hasattr(type(self), spec.name) or spec.name in self.__dict__:
             raise ValueError(f"state {spec.name!r} would hide the table attribute of the same name")
@@ -87,6 +177,13 @@ class Table:
             raise ValueError(
                 f"state {spec.name!r}: a transient state is neither inherited nor carried, below the province"
             )
+        if spec.dtype == BIT:
+            if spec.default or spec.transient:
+                raise ValueError(f"state {spec.name!r}: a bit state starts False and is not transient")
+            self._bits[spec.name] = pack_bits(np.zeros(0, bool), self.capacity)
+            self._specs[spec.name] = spec
+            self._renew_views()
+            return
         if spec.transient:
             self._columns[spec.name] = np.empty(0, dtype=spec.dtype)  # detached: see `attach`
             self._specs[spec.name] = spec
@@ -102,7 +199,7 @@ class Table:
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle the storage, not the views (unpickled views would be copies, detached from the storage)."""
-        return {k: v for k, v in self.__dict__.items() if k not in self._columns}
+        return {k: v for k, v in self.__dict__.items() if k not in self._columns and k not in self._bits}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
@@ -113,10 +210,12 @@ class Table:
         count = self.count
         for name, column in self._columns.items():
             object.__setattr__(self, name, column[:count])
+        for name, packed in self._bits.items():
+            object.__setattr__(self, name, Bits(packed, count))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self._columns)
+        return tuple(self._specs)
 
     @property
     def resident_names(self) -> tuple[str, ...]:
@@ -125,7 +224,7 @@ class Table:
 
     def attached(self, name: str) -> bool:
         """Whether the column has storage (always, but for a transient column outside its stretch)."""
-        return self._columns[name].size >= self.capacity
+        return name in self._bits or self._columns[name].size >= self.capacity
 
     def _stored(self) -> dict[str, np.ndarray]:
         """The columns that have storage now."""
@@ -162,8 +261,15 @@ class Table:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("assign into a column (table.x[...] = v), not to the table")
 
-    def column(self, name: str) -> np.ndarray:
+    def column(self, name: str) -> np.ndarray | Bits:
+        if name in self._bits:
+            return Bits(self._bits[name], self.count)
         return self._columns[name][: self.count]
+
+    def values(self, name: str) -> np.ndarray:
+        """The live rows of column `name` as a numpy array: a view, or for a bit column its rows unpacked."""
+        column = self.column(name)
+        return column.unpack() if isinstance(column, Bits) else column
 
     def column_or(self, name: str, fill: float) -> np.ndarray:
         """The column `name`, or `fill` in every row when no module in the plan declares it (a module run
@@ -191,9 +297,15 @@ class Table:
                 grown[:start] = self._columns[name][:start]
                 self._columns[name] = grown
                 object.__setattr__(self, name, grown)
+            for name, packed in self._bits.items():
+                grown_bits = np.zeros(-(-new_capacity // 8), dtype=np.uint8)
+                grown_bits[: packed.size] = packed
+                self._bits[name] = grown_bits
             object.__setattr__(self, "capacity", new_capacity)
         for name, column in self._stored().items():
             column[start:needed] = self._specs[name].default
+        for packed in self._bits.values():
+            _clear_bits(packed, start, needed)
         object.__setattr__(self, "count", needed)
         self._renew_views()
         self.touch()
@@ -201,11 +313,18 @@ class Table:
 
     def add_offspring(self, parents: np.ndarray) -> slice:
         """Append one row per entry of `parents` (row indices): inherited columns copy the parent's value."""
-        values = {name: self._columns[name][parents] for name, spec in self._specs.items() if spec.inherit}
+        values = {name: self.column(name)[parents] for name, spec in self._specs.items() if spec.inherit}
         new = self.add(len(parents))
         for name, value in values.items():
-            self._columns[name][new] = value
+            self._write(name, new, value)
         return new
+
+    def _write(self, name: str, rows: slice, value: np.ndarray) -> None:
+        """Write `value` into the rows `rows` (new rows) of column `name`, a bit column included."""
+        if name in self._bits:
+            Bits(self._bits[name], self.count)[rows] = value
+        else:
+            self._columns[name][rows] = value
 
     def carried_columns(self) -> list[str]:
         """Names of the columns declared `carried` (shares that travel with a member who leaves)."""
@@ -215,9 +334,10 @@ class Table:
         """Append a copy of each row of `rows` (every column copied): a person who stands for more real
         persons where they arrive than where they left (see `ProvinceShard.resettle`)."""
         values = {name: column[rows] for name, column in self._stored().items()}
+        values.update({name: self.column(name)[rows] for name in self._bits})
         new = self.add(len(rows))
         for name, value in values.items():
-            self._columns[name][new] = value
+            self._write(name, new, value)
         return new
 
     def add_rows(self, columns: dict[str, np.ndarray]) -> slice:
@@ -226,8 +346,8 @@ class Table:
         n = len(next(iter(columns.values()))) if columns else 0
         new = self.add(n)
         for name, value in columns.items():
-            if name in self._columns:
-                self._columns[name][new] = value
+            if name in self._specs:
+                self._write(name, new, value)
         return new
 
     def compact(self, keep: np.ndarray, order_by: str | None = None) -> None:
@@ -239,19 +359,22 @@ class Table:
         kept = rows.size
         for column in self._stored().values():
             column[:kept] = kernels.gather(column, rows)
+        for name in self._bits:
+            kept_values = kernels.gather(self.values(name), rows)
+            self._bits[name] = pack_bits(kept_values, self.capacity)
         object.__setattr__(self, "count", kept)
         self._renew_views()
         self.touch()
 
     @property
-    def nbytes_per_row(self) -> int:
-        """Bytes of state per row: the sum of the column item sizes."""
-        return sum(self._columns[name].dtype.itemsize for name in self.resident_names)
+    def nbytes_per_row(self) -> float:
+        """Bytes of state per row: the sum of the column item sizes (an eighth for a bit column)."""
+        return sum(1 / 8 if name in self._bits else self._columns[name].dtype.itemsize for name in self.resident_names)
 
     @property
     def nbytes(self) -> int:
         """Bytes allocated (capacity, not only live rows)."""
-        return sum(c.nbytes for c in self._stored().values())
+        return sum(c.nbytes for c in self._stored().values()) + sum(b.nbytes for b in self._bits.values())
 
     def restore(self, columns: dict[str, np.ndarray]) -> None:
         """Replace every row with `columns` (one array per resident column, all of one length): a checkpoint's
@@ -264,15 +387,23 @@ class Table:
             raise ValueError(f"{self.level} table: columns of different lengths {sorted(lengths)}")
         count = lengths.pop() if lengths else 0
         if count > self.capacity:
-            for name in resident:
+            for name in resident - set(self._bits):
                 self._columns[name] = np.empty(count, dtype=self._columns[name].dtype)
             object.__setattr__(self, "capacity", count)
         for name, values in columns.items():
-            self._columns[name][:count] = values
+            if name in self._bits:
+                self._bits[name] = pack_bits(values, self.capacity)
+            else:
+                self._columns[name][:count] = values
         object.__setattr__(self, "count", count)
         self._renew_views()
         self.touch()
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the live rows of every column that has storage now (for checkpoints and tests)."""
-        return {name: column[: self.count].copy() for name, column in self._stored().items()}
+        stored = self._stored()
+        return {
+            name: stored[name][: self.count].copy() if name in stored else self.values(name)
+            for name in self.names
+            if self.attached(name)
+        }

@@ -24,7 +24,7 @@ import numpy as np
 from greatleap.core import kernels
 from greatleap.core.data import Province, age_sex_1953, provinces
 from greatleap.core.params import ParamSection, param
-from greatleap.core.state import StateSpec, Table
+from greatleap.core.state import Bits, StateSpec, Table
 from greatleap.core.streams import Streams, make_generator
 
 # States owned by the world itself (modules declare their own).
@@ -241,15 +241,17 @@ class ProvinceShard:
         these rows only (the per-person gather costs a pass over everyone each time rows move)."""
         return self.household_commune()[self.persons.household[rows]]
 
-    def living_by_commune(self, flag: np.ndarray) -> np.ndarray:
-        """Living persons per commune for whom `flag` (a boolean person column) is set, int64: `np.bincount` of
-        the communes of those rows. Few rows are flagged: the kernel skips eight unflagged rows at a time."""
+    def living_by_commune(self, flag: np.ndarray | Bits) -> np.ndarray:
+        """Living persons per commune for whom `flag` (a boolean or bit column of the persons) is set, int64:
+        `np.bincount` of the communes of those rows. The kernels skip unflagged rows eight at a time (64 in a
+        bit column): few rows are flagged but for `alive`."""
         persons, n_communes = self.persons, self.communes.count
+        commune, household, alive = self.household_commune(), persons.household, persons.alive
+        if kernels.compiled() and isinstance(flag, Bits):
+            return _living_by_commune_bits(flag.packed, flag.size, alive, household, commune, n_communes)
         if kernels.compiled():
-            return _living_by_commune_compiled(
-                flag, persons.alive, persons.household, self.household_commune(), n_communes
-            )
-        rows = np.flatnonzero(flag)
+            return _living_by_commune_compiled(flag, alive, household, commune, n_communes)
+        rows = np.flatnonzero(flag.unpack() if isinstance(flag, Bits) else flag)
         rows = rows[persons.alive[rows]]
         return np.bincount(self.commune_of(rows), minlength=n_communes)
 
@@ -459,6 +461,33 @@ def _living_by_commune_compiled(flag, alive, household, household_commune, n_com
         if flag[i] and alive[i]:
             out[household_commune[household[i]]] += 1
     return out
+
+
+@kernels.jit
+def _living_by_commune_bits(packed, size, alive, household, household_commune, n_communes):  # pragma: no cover
+    """`living_by_commune` of a bit column in one pass (compiled): the packed flags read 64 rows at a time."""
+    out = np.zeros(n_communes, dtype=np.int64)
+    n_bytes = (size + 7) // 8
+    whole = n_bytes // 8 * 8
+    words = packed[:whole].view(np.uint64)
+    for w in range(words.size):
+        if words[w]:
+            for b in range(8 * w, 8 * w + 8):
+                _count_flagged_byte(packed, b, size, alive, household, household_commune, out)
+    for b in range(whole, n_bytes):
+        _count_flagged_byte(packed, b, size, alive, household, household_commune, out)
+    return out
+
+
+@kernels.jit
+def _count_flagged_byte(packed, b, size, alive, household, household_commune, out):  # pragma: no cover
+    """Count the living rows flagged in byte `b` of a packed column into their communes (compiled)."""
+    byte = packed[b]
+    if byte:
+        for k in range(8):
+            i = 8 * b + k
+            if (byte >> k) & 1 and i < size and alive[i]:
+                out[household_commune[household[i]]] += 1
 
 
 @kernels.jit

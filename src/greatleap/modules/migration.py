@@ -32,7 +32,7 @@ from pydantic import Field
 from greatleap.core import kernels
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
-from greatleap.core.state import StateSpec
+from greatleap.core.state import BIT, StateSpec
 from greatleap.core.world import Nation, ProvinceShard, draw_destinations
 
 REGIMES = ("strict", "lax", "free")
@@ -137,7 +137,7 @@ class Migration(Module):
     Params = MigrationParams
     params: MigrationParams
     states = (
-        StateSpec("unregistered", "person", "bool", False, "living away from where registered", inherit=True),
+        StateSpec("unregistered", "person", BIT, False, "living away from where registered", inherit=True),
         StateSpec("unregistered_persons", "commune", "int64", 0, "living persons not registered where they live"),
         StateSpec("migration_pull", "province", "float64", 0.0, "how many migrants the province draws (weight)"),
         StateSpec("flow_carried_out_t", "commune", "float64", 0.0, "this month: grain migrants took from stores"),
@@ -289,7 +289,7 @@ class Migration(Module):
         going = np.zeros(2 * shard.households.count, dtype=bool)
         going[key_of(successful[with_family])] = True
         if kernels.compiled():
-            members = _family_members_compiled(persons.household, persons.unregistered, persons.alive, going)
+            members = _family_members_compiled(persons.household, persons.unregistered.packed, persons.alive, going)
         else:
             # Only rows of the households that go are looked at further (one boolean gather over everyone).
             household_goes = going.reshape(-1, 2).any(axis=1)
@@ -440,7 +440,8 @@ def _attempts_compiled(
 
 @kernels.jit
 def _family_members_compiled(household, unregistered, alive, going):  # pragma: no cover - compiled
-    """The living rows whose family key (household * 2 + unregistered) is `going`, ascending: the numpy
+    """The living rows whose family key (household * 2 + unregistered; `unregistered` packed eight rows to a
+    byte, see `greatleap.core.state.Bits`) is `going`, ascending: the numpy
     path's gather, mask and `flatnonzero` over everyone in one pass (compiled), into a buffer that doubles
     when full (the scan itself is a separate loop: growing the buffer inside it keeps numba from
     optimising the loop, 4x slower)."""
@@ -458,7 +459,7 @@ def _family_members_compiled(household, unregistered, alive, going):  # pragma: 
 def _scan_family_members(household, unregistered, alive, going, start, out, found):  # pragma: no cover
     """Rows from `start` on into `out` from `found` on, until `out` is full: (rows found, next row)."""
     for i in range(start, household.size):
-        if alive[i] and going[np.int64(household[i]) * 2 + np.int64(unregistered[i])]:
+        if alive[i] and going[np.int64(household[i]) * 2 + np.int64((unregistered[i >> 3] >> (i & 7)) & 1)]:
             if found == out.size:
                 return found, i
             out[found] = i

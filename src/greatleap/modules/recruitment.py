@@ -26,7 +26,7 @@ from greatleap.core.data import urban_population_shares
 from greatleap.core.module import Module, ResultSpec, StepContext
 from greatleap.core.params import ParamSection, param
 from greatleap.core.schedule import by_year
-from greatleap.core.state import StateSpec
+from greatleap.core.state import BIT, StateSpec
 from greatleap.core.world import Nation, ProvinceShard, draw_destinations
 
 _EMPLOYEES = (
@@ -87,7 +87,7 @@ class Recruitment(Module):
     Params = RecruitmentParams
     params: RecruitmentParams
     states = (
-        StateSpec("recruited", "person", "bool", False, "recruited from a village into a state enterprise"),
+        StateSpec("recruited", "person", BIT, False, "recruited from a village into a state enterprise"),
         StateSpec("urban_population_share", "province", "float64", 0.0, "the province's share of urban residents"),
         StateSpec("recruits_real", "province", "float64", 0.0, "real persons recruited so far"),
     )
