@@ -262,7 +262,7 @@ class GreatleapCore:
         person_class = _person_class_compiled(
             t,
             persons.birth_month,
-            persons.sex,
+            persons.sex.packed,
             persons.household,
             self.household_commune,
             self.commune_urban,
@@ -346,7 +346,7 @@ class GreatleapCore:
             girl = self.rng_births.random(delivering.size) < rules.girl_probability
             new = persons.add_offspring(delivering)  # household and reserve from the mother
             persons.birth_month[new] = t
-            persons.sex[new] = girl.astype(np.uint8)
+            persons.sex[new] = girl
             self.outcome.births += delivering.size
 
     def finish(self) -> Outcome:

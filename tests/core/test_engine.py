@@ -80,13 +80,13 @@ def test_phase_plan_is_one_table_with_timings():
     assert sim.info.phase_seconds[0][2] > 0
 
 
-def test_state_per_person_is_fourteen_and_a_quarter_bytes():
-    """household int32, birth month int16, sex, alive, pregnancy due (a step: int8 in a 72-month run),
-    energy reserve float32, injured until (a step), and two bits (unregistered, recruited): 14.25 bytes; a
+def test_state_per_person_is_thirteen_and_three_eighths_bytes():
+    """household int32, birth month int16, alive, pregnancy due (a step: int8 in a 72-month run), energy
+    reserve float32, injured until (a step), and three bits (sex, unregistered, recruited): 13.375 bytes; a
     household 23 bytes (its commune and planning need are held only in a stretch)."""
     sim = Sim(small_scenario('run.end="1957-01"'))
     sim.run()
-    assert sim.info.state_bytes_per_person == 14.25
+    assert sim.info.state_bytes_per_person == 13.375
     assert sim.build().shards[0].households.nbytes_per_row == 23
 
 

@@ -29,7 +29,7 @@ def test_need_is_schofield_bmr_times_activity_and_falls_with_hunger():
     persons = shard.persons
     weight, slope, intercept = energy_tables()
     age = -persons.birth_month.astype(int) // 12
-    man = np.flatnonzero((age == 40) & (persons.sex == 0))[0]
+    man = np.flatnonzero((age == 40) & ~persons.sex.unpack())[0]
     need, need_well_fed, _mass = nutrition.need_per_day(shard, 0)
     expected = (slope[40, 0] * weight[40, 0] + intercept[40, 0]) * p.pal_rural_adult
     assert need[man] == pytest.approx(expected, rel=1e-5)  # ~2,580 kcal/day for a 40-year-old farmer

@@ -77,6 +77,9 @@ class Bits:
         return ((self.packed[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
 
     def __setitem__(self, rows: object, value: object) -> None:
+        if isinstance(rows, slice) and rows.step in (None, 1):
+            self._set_range(*rows.indices(self.size)[:2], value)
+            return
         rows = self._rows(rows)
         values = np.broadcast_to(np.asarray(value, dtype=bool), rows.shape)
         if values.size > 1 and not values.all() and values.any():
@@ -88,6 +91,16 @@ class Bits:
         byte = rows >> 3
         np.bitwise_and.at(self.packed, byte[~values], ~mask[~values])
         np.bitwise_or.at(self.packed, byte[values], mask[values])
+
+    def _set_range(self, start: int, stop: int, value: object) -> None:
+        """Write the consecutive rows start..stop-1 (a whole column at the build, a month's births): the
+        bytes they touch unpacked, written and packed again."""
+        if stop <= start:
+            return
+        first, last = start // 8, -(-stop // 8)
+        unpacked = np.unpackbits(self.packed[first:last], bitorder="little").view(bool)
+        unpacked[start - 8 * first : stop - 8 * first] = value
+        self.packed[first:last] = np.packbits(unpacked, bitorder="little")
 
     def unpack(self) -> np.ndarray:
         """The whole column as a boolean array (a copy)."""

@@ -24,14 +24,14 @@ import numpy as np
 from greatleap.core import kernels
 from greatleap.core.data import Province, age_sex_1953, provinces
 from greatleap.core.params import ParamSection, param
-from greatleap.core.state import Bits, StateSpec, Table
+from greatleap.core.state import BIT, Bits, StateSpec, Table
 from greatleap.core.streams import Streams, make_generator
 
 # States owned by the world itself (modules declare their own).
 WORLD_STATES: tuple[StateSpec, ...] = (
     StateSpec("household", "person", "int32", -1, "index of the person's household in the shard", inherit=True),
     StateSpec("birth_month", "person", "int16", 0, "month of birth, as a step index (negative: before the start)"),
-    StateSpec("sex", "person", "uint8", 0, "0 = male, 1 = female"),
+    StateSpec("sex", "person", BIT, False, "1 = female, 0 = male (a bit: see state.Bits)"),
     StateSpec("alive", "person", "bool", True, "false once dead (the row is dropped at the next compaction)"),
     # A commune's households are consecutive rows, so the household's commune is spelled out from each
     # commune's first row while the province is in a stretch of phases (see ProvinceShard.hold), not stored
@@ -429,7 +429,7 @@ class ProvinceShard:
                 value = _person_class_compiled(
                     t,
                     persons.birth_month,
-                    persons.sex,
+                    persons.sex.packed,
                     persons.household,
                     self.household_commune(),
                     self.communes.is_urban,
@@ -440,7 +440,7 @@ class ProvinceShard:
                 age_months = t - persons.birth_month.astype(np.int32)
                 age = np.minimum(age_months // 12, MAX_AGE)
                 urban = self.communes.is_urban[self.person_commune()]
-                value = ((age * 2 + persons.sex) * 2 + urban).astype(np.int16)
+                value = ((age * 2 + persons.sex.unpack()) * 2 + urban).astype(np.int16)
             cached = (key, value)
             self.extra["person_class"] = cached
         return cached[1]  # type: ignore[return-value]
@@ -492,11 +492,13 @@ def _count_flagged_byte(packed, b, size, alive, household, household_commune, ou
 
 @kernels.jit
 def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age, out):
-    """`ProvinceShard.person_class` in one pass (compiled), into `out` (int16, one per person)."""
+    """`ProvinceShard.person_class` in one pass (compiled), into `out` (int16, one per person); `sex` is the
+    packed bit column."""
     for i in range(birth_month.size):
         # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
         age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))
-        out[i] = np.int16((np.int32(age) * 2 + sex[i]) * 2 + commune_urban[household_commune[household[i]]])
+        female = np.int32((sex[i >> 3] >> (i & 7)) & 1)
+        out[i] = np.int16((np.int32(age) * 2 + female) * 2 + commune_urban[household_commune[household[i]]])
     return out
 
 

@@ -603,7 +603,7 @@ class Demography(Module):
             girl = ctx.rng("births").random(n_births) < 1.0 / (1.0 + p.sex_ratio_at_birth)
             new = persons.add_offspring(delivering)  # household and inherited states from the mother
             persons.birth_month[new] = t
-            persons.sex[new] = girl.astype(np.uint8)
+            persons.sex[new] = girl
 
         communes.population[:] = communes.population + births_per_commune - deaths
         if ctx.nation is not None:  # what the leadership sees next month (see campaign: prestige)
