@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from greatleap.core import kernels
 from greatleap.core.state import BIT, Bits, StateSpec, Table
 
 
@@ -206,6 +207,8 @@ def test_a_bit_column_reads_and_writes_like_a_boolean_column():
     table.flag[np.arange(21) == 3] = True  # a boolean mask
     np.testing.assert_array_equal(np.flatnonzero(table.flag.unpack()), [0, 3, 8, 20])
     np.testing.assert_array_equal(table.flag[rows], table.flag.unpack())
+    with kernels.use("numpy"):  # the reference read, without the compiled one
+        np.testing.assert_array_equal(table.flag[[20, 0, 1, 3]], [True, True, False, True])
     np.testing.assert_array_equal(table.flag[[20, 0, 1]], [True, True, False])
     assert table.flag.sum() == 4 and table.values("flag").dtype == bool
     table.flag[[1, 2]] = np.array([True, False])  # values per row

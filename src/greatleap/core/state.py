@@ -74,6 +74,8 @@ class Bits:
 
     def __getitem__(self, rows: object) -> np.ndarray:
         rows = self._rows(rows)
+        if kernels.compiled():  # one pass, no temporaries: rows drawn for a check may be millions
+            return _read_bits(self.packed, rows, np.empty(rows.size, dtype=bool))
         return ((self.packed[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
 
     def __setitem__(self, rows: object, value: object) -> None:
@@ -111,6 +113,15 @@ class Bits:
 
     def sum(self) -> int:
         return int(np.count_nonzero(self.unpack()))
+
+
+@kernels.jit
+def _read_bits(packed, rows, out):  # pragma: no cover - compiled
+    """`Bits.__getitem__` for an index array (compiled)."""
+    for k in range(rows.size):
+        i = rows[k]
+        out[k] = (packed[i >> 3] >> (i & 7)) & 1
+    return out
 
 
 def pack_bits(values: np.ndarray, capacity: int) -> np.ndarray:
