@@ -210,6 +210,10 @@ def test_a_bit_column_reads_and_writes_like_a_boolean_column():
     with kernels.use("numpy"):  # the reference read, without the compiled one
         np.testing.assert_array_equal(table.flag[[20, 0, 1, 3]], [True, True, False, True])
     np.testing.assert_array_equal(table.flag[[20, 0, 1]], [True, True, False])
+    assert table.flag[3] is True and table.flag[np.int64(4)] is False  # one row: a bool
+    table.flag[4] = True
+    assert table.flag[4] is True
+    table.flag[4] = False
     assert table.flag.sum() == 4 and table.values("flag").dtype == bool
     table.flag[[1, 2]] = np.array([True, False])  # values per row
     assert table.flag[[1, 2]].tolist() == [True, False]

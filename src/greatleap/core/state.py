@@ -72,7 +72,9 @@ class Bits:
             raise IndexError(f"rows out of range for a column of {self.size}")
         return rows
 
-    def __getitem__(self, rows: object) -> np.ndarray:
+    def __getitem__(self, rows: object) -> np.ndarray | bool:
+        if np.ndim(rows) == 0 and not isinstance(rows, slice):  # one row: a bool, as numpy gives
+            return bool(self[np.array([rows])][0])
         rows = self._rows(rows)
         if kernels.compiled():  # one pass, no temporaries: rows drawn for a check may be millions
             return _read_bits(self.packed, rows, np.empty(rows.size, dtype=bool))
@@ -82,7 +84,7 @@ class Bits:
         if isinstance(rows, slice) and rows.step in (None, 1):
             self._set_range(*rows.indices(self.size)[:2], value)
             return
-        rows = self._rows(rows)
+        rows = self._rows(np.atleast_1d(rows))
         values = np.broadcast_to(np.asarray(value, dtype=bool), rows.shape)
         if values.size > 1 and not values.all() and values.any():
             # A row given twice takes its last value, as in a numpy assignment.
