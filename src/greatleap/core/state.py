@@ -33,9 +33,10 @@ def step_dtype(n_months: int) -> str:
     return "int8" if n_months + STEP_MARGIN <= np.iinfo(np.int8).max else "int16"
 
 
-# A boolean state that few rows set (a migrant's registration, a recruit) declares the dtype "bit": its
-# column is stored eight rows to a byte, an eighth of a byte a person (at full scale 0.09 GB a column, not
-# 0.7 GB). It reads and writes as a boolean column by row index (see `Bits`); its default is False.
+# A boolean person state (a person's sex, a migrant's registration, a recruit) may declare the dtype "bit":
+# its column is stored eight rows to a byte, an eighth of a byte a person (at full scale 0.09 GB a column,
+# not 0.7 GB). It reads and writes as a boolean column by row index (see `Bits`); its default is False.
+# `alive`, read by every compiled pass, stays a byte.
 BIT = "bit"
 
 
