@@ -103,7 +103,7 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
         f"| peak resident memory | {peak / GIB:.2f} GiB | {TARGET_GIB:.0f} GiB | {peak / GIB / TARGET_GIB:.2f} |",
         f"| person-months per second | {rate(full) / 1e6:.1f} M | {person_months / TARGET_SECONDS / 1e6:.0f} M "
         f"| {rate(full) * TARGET_SECONDS / person_months:.2f} |",
-        f"| state per person | {full['state_bytes_per_person']:.0f} B in the person table; peak "
+        f"| state per person | {full['state_bytes_per_person']:g} B in the person table; peak "
         f"{peak / full['persons_initial']:.1f} B a person in all | | |",
         "",
         f"Beside the default sample run measured in the same invocation ({sample['persons_initial']:,} persons, "
