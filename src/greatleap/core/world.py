@@ -493,12 +493,16 @@ def _count_flagged_byte(packed, b, size, alive, household, household_commune, ou
 @kernels.jit
 def _person_class_compiled(t, birth_month, sex, household, household_commune, commune_urban, max_age, out):
     """`ProvinceShard.person_class` in one pass (compiled), into `out` (int16, one per person); `sex` is the
-    packed bit column."""
-    for i in range(birth_month.size):
-        # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
-        age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))
-        female = np.int32((sex[i >> 3] >> (i & 7)) & 1)
-        out[i] = np.int16((np.int32(age) * 2 + female) * 2 + commune_urban[household_commune[household[i]]])
+    packed bit column, read a byte (eight rows) at a time."""
+    n = birth_month.size
+    for b in range((n + 7) // 8):
+        byte = np.int32(sex[b])
+        for k in range(min(8, n - 8 * b)):
+            i = 8 * b + k
+            # Ages are never negative (no row is born after `t`): unsigned division is the floor, and faster.
+            age = min(np.uint32(t - np.int32(birth_month[i])) // np.uint32(12), np.uint32(max_age))
+            female = (byte >> k) & 1
+            out[i] = np.int16((np.int32(age) * 2 + female) * 2 + commune_urban[household_commune[household[i]]])
     return out
 
 
