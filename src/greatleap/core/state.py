@@ -135,20 +135,6 @@ def pack_bits(values: np.ndarray, capacity: int) -> np.ndarray:
     return packed
 
 
-def _clear_bits(packed: np.ndarray, start: int, stop: int) -> None:
-    """Set rows start..stop-1 of a packed column to False (whole bytes at once, the partial ones bit by bit)."""
-    if stop <= start:
-        return
-    first_whole, last_whole = -(-start // 8), stop // 8
-    if first_whole < last_whole:
-        packed[first_whole:last_whole] = 0
-        edges = [*range(start, first_whole * 8), *range(last_whole * 8, stop)]
-    else:
-        edges = list(range(start, stop))
-    for row in edges:
-        packed[row >> 3] &= np.uint8(~(1 << (row & 7)) & 0xFF)
-
-
 @dataclass(frozen=True)
 class StateSpec:
     """A state array owned by a module (or by the world): its name, level, dtype and initial value."""
@@ -332,7 +318,7 @@ class Table:
         for name, column in self._stored().items():
             column[start:needed] = self._specs[name].default
         for packed in self._bits.values():
-            _clear_bits(packed, start, needed)
+            Bits(packed, needed)[start:needed] = False
         object.__setattr__(self, "count", needed)
         self._renew_views()
         self.touch()

@@ -273,9 +273,8 @@ class ProvinceShard:
         """The production team of every household (int32). Teams hold consecutive households (they are built
         so, brigade by brigade and commune by commune, and households are never added or moved), so the
         index is spelled out from each team's first row rather than stored."""
-        first = self.teams.first_household
-        sizes = np.diff(np.r_[first, self.households.count])
-        return np.repeat(np.arange(self.teams.count, dtype=np.int32), sizes)
+        bounds = np.r_[self.teams.first_household, self.households.count].astype(np.int64)
+        return kernels.fill_segments(bounds, np.empty(self.households.count, dtype=np.int32))
 
     def household_bounds(self) -> np.ndarray:
         """Households are stored commune by commune (they are built so and never move): commune c holds
