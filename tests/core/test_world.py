@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 
@@ -184,6 +186,26 @@ def test_person_classes_and_commune_sums_are_the_same_with_either_kernel_backend
     age, sex, urban = class_attributes()
     assert (age[compiled[0]] == (40 - shard.persons.birth_month.astype(int)) // 12).all()
     assert (sex[compiled[0]] == shard.persons.sex.unpack()).all() and (urban[compiled[0]] == 0).any()
+
+
+def test_living_rows_of_a_bit_column_are_the_flagged_living_rows_with_either_kernel_backend(ningxia_full):
+    """The returning recruits are drawn from `living_rows(recruited)`: it must list exactly the rows that are
+    flagged and alive, in order, and agree with `living_by_commune`, whichever backend runs."""
+    shard = copy.deepcopy(ningxia_full)
+    persons = shard.persons
+    rng = np.random.default_rng(5)
+    persons.alive[rng.random(persons.count) < 0.1] = False
+    female = persons.sex.unpack()
+    expected = np.flatnonzero(female & persons.alive)
+    assert 0.4 * persons.count < expected.size < 0.5 * persons.count
+    for backend in ("numba", "numpy"):
+        with kernels.use(backend):
+            rows = shard.living_rows(persons.sex)
+            assert rows.dtype == np.int64 and np.array_equal(rows, expected)
+            by_commune = shard.living_by_commune(persons.sex)
+            assert np.array_equal(by_commune, np.bincount(shard.commune_of(rows), minlength=shard.communes.count))
+    persons.sex[:] = False
+    assert shard.living_rows(persons.sex).size == 0
 
 
 def test_december_compaction_drops_the_dead_and_restores_household_order():

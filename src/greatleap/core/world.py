@@ -255,6 +255,15 @@ class ProvinceShard:
         rows = rows[persons.alive[rows]]
         return np.bincount(self.commune_of(rows), minlength=n_communes)
 
+    def living_rows(self, flag: Bits) -> np.ndarray:
+        """The rows of the living persons for whom the bit column `flag` is set (sorted int64): the compiled
+        pass skips eight unflagged rows (a zero byte) at a time and allocates only the rows found, not a mask of
+        everyone."""
+        alive = self.persons.alive
+        if kernels.compiled():
+            return _living_rows_bits(flag.packed, flag.size, alive)
+        return np.flatnonzero(flag.unpack() & alive[: flag.size])
+
     def sum_by_household(self, per_person: np.ndarray) -> np.ndarray:
         """Per-household sums of a per-person quantity (float64; `np.bincount` over the persons' households)."""
         return kernels.group_sum(self.persons.household, per_person, self.households.count)
@@ -475,6 +484,32 @@ def _living_by_commune_bits(packed, size, alive, household, household_commune, n
                 _count_flagged_byte(packed, b, size, alive, household, household_commune, out)
     for b in range(whole, n_bytes):
         _count_flagged_byte(packed, b, size, alive, household, household_commune, out)
+    return out
+
+
+@kernels.jit
+def _living_rows_bits(packed, size, alive):  # pragma: no cover - compiled
+    """`ProvinceShard.living_rows` (compiled): two passes over the packed words that have a flag set, the first
+    counting the rows, the second writing them."""
+    n_bytes = (size + 7) // 8
+    found = 0
+    for b in range(n_bytes):
+        byte = packed[b]
+        if byte:
+            for k in range(8):
+                i = 8 * b + k
+                if (byte >> k) & 1 and i < size and alive[i]:
+                    found += 1
+    out = np.empty(found, dtype=np.int64)
+    found = 0
+    for b in range(n_bytes):
+        byte = packed[b]
+        if byte:
+            for k in range(8):
+                i = 8 * b + k
+                if (byte >> k) & 1 and i < size and alive[i]:
+                    out[found] = i
+                    found += 1
     return out
 
 

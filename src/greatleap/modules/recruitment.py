@@ -13,8 +13,9 @@ leave its grain store behind.
 Recruitment stops at the recall. From the month after it, the state sends `return_share` of the recruits
 back to the villages, evenly over `return_months` months, and more (`return_on_shortage`) when its grain
 pool cannot pay the cities' rations (about 20 million workers went back in 1960-64:
-national_series.csv `urban_to_rural_return_1960_64`), each into a random rural household of the province,
-registered there again. A simulated person stands for the weight of their commune, so moves between the
+national_series.csv `urban_to_rural_return_1960_64`). Those sent back are drawn at random among the living
+recruits (listed from their bit column, not drawn over every person), each into a random rural household of
+the province, registered there again. A simulated person stands for the weight of their commune, so moves between the
 lightly sampled urban districts and the rural communes go through `ProvinceShard.resettle`.
 """
 
@@ -130,7 +131,9 @@ class Recruitment(Module):
                 young = (age >= p.recruit_age_min) & (age <= p.recruit_age_max)
                 return persons.alive[rows] & young & rural[shard.commune_of(rows)] & ~persons.recruited[rows]
 
-            movers = self._draw(shard, ctx.rng("recruit"), eligible, real, rural, 0.3, persons.count)
+            rng = ctx.rng("recruit")
+            n = self._row_count(rng, real, communes.weight[rural], persons.count)
+            movers = shard.draw_rows(rng, n, eligible, 0.3)
             if movers.size:
                 mover_commune = shard.commune_of(movers)
                 provinces_table.recruits_real[row] += float(communes.weight[mover_commune].sum())
@@ -141,13 +144,10 @@ class Recruitment(Module):
                 arrivals += recruits
         elif months_since_recall >= 1:
             real = self._returning(ctx, float(provinces_table.recruits_real[row]), months_since_recall)
-
-            def recruited(rows: np.ndarray) -> np.ndarray:
-                return persons.alive[rows] & persons.recruited[rows]
-
-            available = int(shard.living_by_commune(persons.recruited).sum())
-            share = available / max(persons.count, 1)
-            movers = self._draw(shard, ctx.rng("send_back"), recruited, real, ~rural, share, available)
+            candidates = shard.living_rows(persons.recruited)  # the living recruits, listed from the bit column
+            rng = ctx.rng("send_back")
+            n = self._row_count(rng, real, communes.weight[~rural], candidates.size)
+            movers = candidates[np.sort(rng.choice(candidates.size, n, replace=False, shuffle=False))]
             if movers.size:
                 mover_commune = shard.commune_of(movers)
                 departures += np.bincount(mover_commune, minlength=communes.count)
@@ -173,24 +173,14 @@ class Recruitment(Module):
         return recruited_real * (scheduled + p.return_on_shortage * max(0.0, 1.0 - supplied))
 
     @staticmethod
-    def _draw(
-        shard: ProvinceShard,
-        rng: np.random.Generator,
-        eligible,
-        real: float,
-        where: np.ndarray,
-        share: float,
-        available: int,
-    ) -> np.ndarray:
-        """About `real` real persons drawn at random among the rows `eligible` accepts, who live in the
-        communes `where` (each row stands for its commune's weight; the number of rows is rounded at random
-        so that the expectation is exact; at most `available`)."""
-        weights = shard.communes.weight[where]
+    def _row_count(rng: np.random.Generator, real: float, weights: np.ndarray, available: int) -> int:
+        """How many rows stand for about `real` real persons living in communes of the given `weights` (each
+        row stands for its commune's weight; rounded at random so that the expectation is exact; at most
+        `available`)."""
         if real <= 0 or weights.size == 0:
-            return np.zeros(0, dtype=np.int64)
+            return 0
         expected = real / float(weights.mean())
-        n = min(int(expected) + int(rng.random() < expected - int(expected)), available)
-        return shard.draw_rows(rng, n, eligible, share)
+        return min(int(expected) + int(rng.random() < expected - int(expected)), available)
 
     @staticmethod
     def _move(
