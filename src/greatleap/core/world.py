@@ -489,28 +489,27 @@ def _living_by_commune_bits(packed, size, alive, household, household_commune, n
 
 @kernels.jit
 def _living_rows_bits(packed, size, alive):  # pragma: no cover - compiled
-    """`ProvinceShard.living_rows` (compiled): two passes over the packed words that have a flag set, the first
-    counting the rows, the second writing them."""
-    n_bytes = (size + 7) // 8
-    found = 0
-    for b in range(n_bytes):
-        byte = packed[b]
-        if byte:
-            for k in range(8):
-                i = 8 * b + k
-                if (byte >> k) & 1 and i < size and alive[i]:
-                    found += 1
-    out = np.empty(found, dtype=np.int64)
-    found = 0
-    for b in range(n_bytes):
-        byte = packed[b]
-        if byte:
-            for k in range(8):
-                i = 8 * b + k
-                if (byte >> k) & 1 and i < size and alive[i]:
-                    out[found] = i
-                    found += 1
+    """`ProvinceShard.living_rows` (compiled): one scan to count the rows, a second to write them."""
+    out = np.empty(_scan_living_flagged(packed, size, alive, np.empty(0, dtype=np.int64)), dtype=np.int64)
+    _scan_living_flagged(packed, size, alive, out)
     return out
+
+
+@kernels.jit
+def _scan_living_flagged(packed, size, alive, out):  # pragma: no cover - compiled
+    """The number of living rows flagged in a packed column, written in order into `out` as far as it has room
+    (compiled; zero bytes, eight unflagged rows, are skipped at once)."""
+    found = 0
+    for b in range((size + 7) // 8):
+        byte = packed[b]
+        if byte:
+            for k in range(8):
+                i = 8 * b + k
+                if (byte >> k) & 1 and i < size and alive[i]:
+                    if found < out.size:
+                        out[found] = i
+                    found += 1
+    return found
 
 
 @kernels.jit
