@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from greatleap.core import kernels
 from greatleap.core.data import age_sex_1953
 from greatleap.core.io import write_text_atomic
 from greatleap.core.state import Table
@@ -269,24 +270,27 @@ class GreatleapCore:
             MAX_AGE,
             np.empty(persons.count, dtype=np.int16),
         )
-        energy_balance_compiled(
-            person_class,
-            persons.household,
-            persons.alive,
-            persons.energy_reserve,
-            self.household_commune,
-            self.no_intensity,
-            self.household_food,
-            *rules.balance,
-            rules.hunger_per_reserve,
-            rules.adaptation_max,
-            rules.work_elasticity,
-            False,  # equal_loss sharing
-            days_in_month(t) / rules.kcal_per_kg_tissue,
-            rules.reserve_max,
-            np.float32(UNDERNOURISHED_RESERVE),
-        )
-        self.demography(t, person_class)
+        # Each phase in the thread's workspace, as greatleap's engine runs them (its working arrays reused).
+        with kernels.phase_workspace():
+            energy_balance_compiled(
+                person_class,
+                persons.household,
+                persons.alive,
+                persons.energy_reserve,
+                self.household_commune,
+                self.no_intensity,
+                self.household_food,
+                *rules.balance,
+                rules.hunger_per_reserve,
+                rules.adaptation_max,
+                rules.work_elasticity,
+                False,  # equal_loss sharing
+                days_in_month(t) / rules.kcal_per_kg_tissue,
+                rules.reserve_max,
+                np.float32(UNDERNOURISHED_RESERVE),
+            )
+        with kernels.phase_workspace():
+            self.demography(t, person_class)
         if t % 12 == 11:  # December: greatleap's engine drops the dead rows and restores household order
             persons.compact(persons.alive, order_by="household")
 

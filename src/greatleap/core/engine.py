@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from greatleap.core import kernels
 from greatleap.core.calendar import Calendar
 from greatleap.core.module import Module, Recorder, ResultSpec, StepContext
 from greatleap.core.world import Nation, ProvinceShard, build_nation
@@ -188,7 +189,8 @@ class Engine:
             for phase in stretch:
                 started = time.perf_counter()
                 ctx.module, ctx.shard = phase.module, None
-                phase.callable()(self.nation, ctx)
+                with kernels.phase_workspace():
+                    phase.callable()(self.nation, ctx)
                 self.timings[phase.name] += time.perf_counter() - started
         else:
             self._each_province(stretch)
@@ -238,7 +240,8 @@ class Engine:
             for phase in stretch:
                 started = time.perf_counter()
                 ctx.module = phase.module
-                phase.callable()(shard, ctx)
+                with kernels.phase_workspace():
+                    phase.callable()(shard, ctx)
                 timings[phase.name] += time.perf_counter() - started
             shard.release(transient)
             shard.release_caches()

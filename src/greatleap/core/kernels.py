@@ -86,6 +86,62 @@ def reusable(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.
     return kept[:size].reshape(shape)
 
 
+_workspace = threading.local()  # per thread: one byte buffer for the working arrays of the phase in progress
+WORKSPACE_ALIGNMENT = 64  # bytes: each working array starts on a cache line
+
+
+def workspace(shape: int | tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Uninitialised working memory for the rest of the phase in progress, from this thread's workspace.
+
+    A thread runs one phase of one province at a time, so the largest working arrays of different phases (the
+    energy balance's household sums, the death draw's survivors, the pregnancy scan's row lists) can take the
+    same memory in turn: the thread keeps one buffer, as large as the most any phase asked for, instead of
+    one per array (kept under a name each, as `reusable` does, Sichuan's would add up to 1.3 GB a thread;
+    the workspace holds 0.75 GB). Like `reusable`, it spares the page faults of fresh memory every month.
+
+    The engine runs each phase in `phase_workspace`. The arrays taken in a phase never overlap, and the next
+    phase takes the same memory again: the caller must be done with them, and any view of them, when its
+    phase ends. Outside a phase (a kernel called on its own) each call gets fresh memory."""
+    if not getattr(_workspace, "open", False):
+        return np.empty(shape, dtype=dtype)
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    n_bytes = size * dtype.itemsize
+    padded = -(-n_bytes // WORKSPACE_ALIGNMENT) * WORKSPACE_ALIGNMENT
+    _workspace.taken += padded  # this phase's working memory so far
+    buffer = getattr(_workspace, "buffer", None)
+    if buffer is None or _aligned_start(buffer) + _workspace.offset + n_bytes > buffer.size:
+        # A buffer that holds all this phase has taken, for the phases to come; the arrays taken before in
+        # this phase keep the old one alive until they are dropped.
+        buffer = _workspace.buffer = np.empty(_workspace.taken + WORKSPACE_ALIGNMENT, dtype=np.uint8)
+        _workspace.offset = 0
+    start = _aligned_start(buffer) + _workspace.offset
+    _workspace.offset += padded
+    return buffer[start : start + n_bytes].view(dtype).reshape(shape)
+
+
+def _aligned_start(buffer: np.ndarray) -> int:
+    """The index of `buffer`'s first byte on a `WORKSPACE_ALIGNMENT` boundary."""
+    return -buffer.ctypes.data % WORKSPACE_ALIGNMENT
+
+
+@contextlib.contextmanager
+def phase_workspace() -> Iterator[None]:
+    """The span of one phase on this thread (the engine runs every phase in it): `workspace` hands out this
+    thread's buffer, from its start again when the phase ends."""
+    _workspace.open, _workspace.offset, _workspace.taken = True, 0, 0
+    try:
+        yield
+    finally:
+        _workspace.open = False
+
+
+def workspace_bytes() -> int:
+    """Bytes this thread's workspace holds (at most what one phase has taken, plus the alignment)."""
+    buffer = getattr(_workspace, "buffer", None)
+    return 0 if buffer is None else int(buffer.size)
+
+
 def scratch(shape: int | tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
     """Uninitialised memory for a kernel's output or working arrays, allocated by numpy rather than inside the
     kernel. On Linux numpy asks for huge pages for a large array, while an array a numba kernel allocates is

@@ -320,9 +320,9 @@ def pregnancies_reference(
 
 def pregnancies_compiled(*arguments) -> tuple[np.ndarray, np.ndarray]:
     """`pregnancies_reference` compiled (`_pregnancies_kernel`). The women's rows are a view of a
-    `kernels.reusable` array, valid until the thread's next call."""
+    `kernels.workspace` array, valid until the end of the phase."""
     n = arguments[1].size  # due
-    return _pregnancies_kernel(*arguments, kernels.reusable("pregnancies", (2, n), np.int32))
+    return _pregnancies_kernel(*arguments, kernels.workspace((2, n), np.int32))
 
 
 @kernels.jit
@@ -522,7 +522,7 @@ class Demography(Module):
         n_communes = communes.count
         household, household_commune = persons.household, shard.households.commune
         person_class = shard.person_class(t)
-        alive = kernels.reusable("survivors", (persons.count,), np.bool_)  # becomes the survivors
+        alive = kernels.workspace(persons.count, np.bool_)  # becomes the survivors
         np.copyto(alive, persons.alive)
         reserve = persons.energy_reserve
 

@@ -298,10 +298,10 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
 
 def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
-    of `energy_balance_reference`. Its six per-household working arrays are `kernels.reusable`: the four
-    it returns are views of them, valid until the thread's next energy balance."""
+    of `energy_balance_reference`. Its six per-household working arrays are `kernels.workspace`: the four
+    it returns are views of them, valid until the end of the phase."""
     n_households = arguments[6].size  # household_food
-    return _energy_balance_kernel(*arguments, kernels.reusable("energy_balance", (6, n_households)))
+    return _energy_balance_kernel(*arguments, kernels.workspace((6, n_households)))
 
 
 @kernels.jit
