@@ -107,6 +107,8 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
             31 / nut.params.kcal_per_kg_tissue,
             nut.params.reserve_max,
             np.float32(nutrition.UNDERNOURISHED_RESERVE),
+            shard.household_bounds(),
+            np.empty(households.count, dtype=np.float32),
         )
         return lambda: function(*arguments)
 

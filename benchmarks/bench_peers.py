@@ -248,6 +248,12 @@ class GreatleapCore:
         self.commune_urban = np.array([False, True])
         self.household_food = population["household_food"]
         self.no_intensity = np.zeros(0, dtype=np.float32)  # work intensity does not move activity here
+        # The energy balance sums by commune (greatleap's households are stored commune by commune, `bounds`):
+        # here all in one, as no work intensity reads the commune; and the planning need it writes, unread.
+        n_households = self.household_food.size
+        self.one_commune = np.zeros(n_households, dtype=np.int32)
+        self.commune_bounds = np.array([0, n_households], dtype=np.int64)
+        self.need_well_fed = np.empty(n_households, dtype=np.float32)
         streams = np.random.SeedSequence(seed).spawn(3)
         self.rng_deaths, self.rng_conceptions, self.rng_births = (np.random.default_rng(s) for s in streams)
         self.onset32 = np.float32(rules.starvation_onset)
@@ -277,7 +283,7 @@ class GreatleapCore:
                 persons.household,
                 persons.alive,
                 persons.energy_reserve,
-                self.household_commune,
+                self.one_commune,
                 self.no_intensity,
                 self.household_food,
                 *rules.balance,
@@ -288,6 +294,8 @@ class GreatleapCore:
                 days_in_month(t) / rules.kcal_per_kg_tissue,
                 rules.reserve_max,
                 np.float32(UNDERNOURISHED_RESERVE),
+                self.commune_bounds,
+                self.need_well_fed,
             )
         with kernels.phase_workspace():
             self.demography(t, person_class)

@@ -123,45 +123,51 @@ def test_the_workspace_hands_out_non_overlapping_aligned_arrays_in_a_phase_and_t
     """A phase's working arrays never overlap (and keep their values when a later one makes the buffer grow);
     the next phase takes the same memory again; the buffer grows to the most one phase took, no further;
     another thread has its own; outside a phase every call gets fresh memory."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    def take_all(sizes):
-        arrays = [kernels.workspace((n,), dtype) for n, dtype in sizes]
-        for k, array in enumerate(arrays):
-            array[:] = k + 1
-        return arrays
+    def in_a_fresh_thread() -> None:  # a thread whose workspace no engine has sized yet
+        import threading
 
-    sizes = [(1000, np.float64), (777, np.int32), (5, np.bool_), (3000, np.float64)]
-    with kernels.phase_workspace():
-        first = take_all(sizes)
-        assert [a.shape for a in first] == [(1000,), (777,), (5,), (3000,)]
-        assert [a.dtype for a in first] == [np.float64, np.int32, np.bool_, np.float64]
-        assert all(a.ctypes.data % kernels.WORKSPACE_ALIGNMENT == 0 for a in first)
-        assert not any(np.shares_memory(a, b) for k, a in enumerate(first) for b in first[k + 1 :])
-        assert all((a == a.dtype.type(k + 1)).all() for k, a in enumerate(first))  # none overwrote another
-    held = kernels.workspace_bytes()
-    assert 8000 + 3108 + 5 + 24000 <= held <= 8000 + 3108 + 5 + 24000 + 5 * kernels.WORKSPACE_ALIGNMENT
-    with kernels.phase_workspace():
-        again = take_all(sizes)
-        assert np.shares_memory(again[0], first[0]) or np.shares_memory(again[0], first[3])  # the same memory
-        assert not any(np.shares_memory(a, b) for k, a in enumerate(again) for b in again[k + 1 :])
-    assert kernels.workspace_bytes() == held  # it fitted: no growth
-    with kernels.phase_workspace():
-        small = kernels.workspace((10,))
-    assert kernels.workspace_bytes() == held and np.shares_memory(small, again[0])
-    elsewhere = []
+        def take_all(sizes):
+            arrays = [kernels.workspace((n,), dtype) for n, dtype in sizes]
+            for k, array in enumerate(arrays):
+                array[:] = k + 1
+            return arrays
 
-    def in_a_thread():
+        sizes = [(1000, np.float64), (777, np.int32), (5, np.bool_), (3000, np.float64)]
         with kernels.phase_workspace():
-            elsewhere.append(kernels.workspace((1000,)))
+            first = take_all(sizes)
+            assert [a.shape for a in first] == [(1000,), (777,), (5,), (3000,)]
+            assert [a.dtype for a in first] == [np.float64, np.int32, np.bool_, np.float64]
+            assert all(a.ctypes.data % kernels.WORKSPACE_ALIGNMENT == 0 for a in first)
+            assert not any(np.shares_memory(a, b) for k, a in enumerate(first) for b in first[k + 1 :])
+            assert all((a == a.dtype.type(k + 1)).all() for k, a in enumerate(first))  # none overwrote another
+        held = kernels.workspace_bytes()
+        assert 8000 + 3108 + 5 + 24000 <= held <= 8000 + 3108 + 5 + 24000 + 5 * kernels.WORKSPACE_ALIGNMENT
+        with kernels.phase_workspace():
+            again = take_all(sizes)
+            assert np.shares_memory(again[0], first[0]) or np.shares_memory(again[0], first[3])  # the same memory
+            assert not any(np.shares_memory(a, b) for k, a in enumerate(again) for b in again[k + 1 :])
+        assert kernels.workspace_bytes() == held  # it fitted: no growth
+        with kernels.phase_workspace():
+            small = kernels.workspace((10,))
+        assert kernels.workspace_bytes() == held and np.shares_memory(small, again[0])
+        elsewhere = []
 
-    thread = threading.Thread(target=in_a_thread)
-    thread.start()
-    thread.join()
-    with kernels.phase_workspace():
-        assert not np.shares_memory(elsewhere[0], kernels.workspace((1000,)))
-    outside = kernels.workspace((1000,)), kernels.workspace((1000,))
-    assert not np.shares_memory(*outside) and not np.shares_memory(outside[0], again[0])
+        def in_a_thread():
+            with kernels.phase_workspace():
+                elsewhere.append(kernels.workspace((1000,)))
+
+        thread = threading.Thread(target=in_a_thread)
+        thread.start()
+        thread.join()
+        with kernels.phase_workspace():
+            assert not np.shares_memory(elsewhere[0], kernels.workspace((1000,)))
+        outside = kernels.workspace((1000,)), kernels.workspace((1000,))
+        assert not np.shares_memory(*outside) and not np.shares_memory(outside[0], again[0])
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(in_a_fresh_thread).result()
 
 
 def test_reusable_working_arrays_are_kept_per_name_and_thread_and_grow():

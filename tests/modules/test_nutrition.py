@@ -157,11 +157,19 @@ def test_compiled_energy_balance_gives_the_reference_bytes(balance_engine, seed,
             31 / 7000.0,
             1.0,
             np.float32(0.85),
+            shard.household_bounds(),
+            well_fed := np.full(households.count, np.nan, dtype=np.float32),
         )
-        return kept, sums
+        return kept, (*sums, well_fed)
 
     compiled_reserve, compiled_sums = balance(energy_balance_compiled)
     reference_reserve, reference_sums = balance(energy_balance_reference)
     assert compiled_reserve.tobytes() == reference_reserve.tobytes()
     assert all(a.tobytes() == b.tobytes() for a, b in zip(compiled_sums, reference_sums, strict=True))
     assert not np.array_equal(compiled_reserve, reserve)  # the balance moved the reserves
+    need, reserve_total, undernourished, well_fed = compiled_sums
+    assert [a.shape for a in compiled_sums] == [(shard.communes.count,)] * 3 + [(households.count,)]
+    living = alive.astype(bool)
+    assert undernourished.sum() == np.count_nonzero(living & (compiled_reserve < np.float32(0.85)))
+    assert reserve_total.sum() == pytest.approx(compiled_reserve[living].sum(dtype=np.float64), rel=1e-9)
+    assert not np.isnan(well_fed).any() and need.sum() > 0
