@@ -18,7 +18,7 @@ from greatleap.core import checkpoint, kernels
 from greatleap.core.calendar import Calendar
 from greatleap.core.engine import Engine
 from greatleap.core.errors import ConfigError
-from greatleap.core.memory import return_freed_memory
+from greatleap.core.memory import share_freed_memory
 from greatleap.core.results import Results
 from greatleap.core.world import ProvinceShard, build_world
 from greatleap.plan import build_phases, module_classes
@@ -58,9 +58,9 @@ def build_engine(
     scenario: Scenario, codes: Collection[str] | None = None, check: bool = False, threads: int = 1
 ) -> Engine:
     """The engine of `scenario`: its world (or only the provinces `codes`; none at all: the state alone, as a
-    sharded run keeps it), the phase plan and the calendar. From here on, the process returns the large blocks
-    it frees to the system at once (`return_freed_memory`)."""
-    return_freed_memory()
+    sharded run keeps it), the phase plan and the calendar. From here on, the process's threads allocate from
+    one heap (`share_freed_memory`)."""
+    share_freed_memory()
     run = scenario.run
     shards = build_world(scenario.world, run.scale, run.seed, codes)
     phases, modules = build_phases({cls.name: scenario.section(cls.name) for cls in module_classes()})
