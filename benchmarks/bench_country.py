@@ -86,6 +86,9 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
     peak = max(full_peak, int(full["peak_memory_bytes"]))
     total = f"{full_seconds / 60:.1f} min in all (build included)" if full_seconds else "build time not recorded"
     phases = sorted(full["phase_seconds"], key=lambda row: -row["seconds"])[:8]
+    # A phase's seconds add up its provinces' times, on whichever thread stepped them: with several threads
+    # they sum to more than the wall time, so a share is of the phases' sum.
+    phase_total = sum(row["seconds"] for row in full["phase_seconds"]) or 1.0
     person_months = full["person_months"]
     lines = [
         BEGIN,
@@ -112,11 +115,11 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
         "person-months per second per run; the sample's months are dominated by fixed costs, the full run's by "
         "memory traffic.",
         "",
-        "Where the full run's time went (seconds, share of the simulation):",
+        "Where the full run's time went (seconds of its threads, added up; share of all phases' seconds):",
         "",
         "| phase | seconds | share |",
         "|---|---:|---:|",
-        *(f"| {row['phase']} | {row['seconds']:.0f} | {row['seconds'] / full['wall_seconds']:.0%} |" for row in phases),
+        *(f"| {row['phase']} | {row['seconds']:.0f} | {row['seconds'] / phase_total:.0%} |" for row in phases),
         END,
     ]
     return "\n".join(lines) + "\n"
