@@ -160,7 +160,8 @@ def _group_sum(group, weights, out):  # pragma: no cover - compiled
 
 
 @jit
-def _segment_sum(bounds, weights, out):  # pragma: no cover - compiled
+def segment_sum_into(bounds, weights, out):  # pragma: no cover - compiled
+    """`segment_sum`'s compiled loop, into `out`: callable from other kernels too."""
     for s in range(bounds.size - 1):
         total = 0.0
         for i in range(bounds[s], bounds[s + 1]):
@@ -184,7 +185,7 @@ def segment_sum(bounds: np.ndarray, weights: np.ndarray, group: np.ndarray) -> n
     (the same additions in the same order); `group` is used by the numpy backend."""
     if not compiled():
         return np.bincount(group, weights=weights, minlength=bounds.size - 1)
-    return _segment_sum(bounds, weights, scratch(bounds.size - 1))
+    return segment_sum_into(bounds, weights, scratch(bounds.size - 1))
 
 
 @jit

@@ -5,10 +5,11 @@ it for the next blocks of the threads using it. Blocks above the mmap threshold 
 system and go back to it when freed; the threshold rises, up to 32 MiB, each time a larger block is freed.
 At full scale a province's arrays of 1 to 32 MiB (tables per commune and class, samples of its rows) thus
 come from the heaps, and with two threads stepping provinces each heap kept what its thread had freed,
-beside the other's. One heap for every thread (`M_ARENA_MAX` = 1) lets a thread reuse what the other freed:
-on the whole country, two threads, 1957-01 to 1957-05, the peak fell from about 14.0 to 13.7 GiB, with the
-same page faults and the same results. (Returning every block of 1 MiB and more to the system instead, with
-a fixed mmap threshold, saved 0.3 GiB more but faulted in fresh pages for each of them: ten times the page
+beside the other's. One heap for every thread (`M_ARENA_MAX` = 1) lets a thread reuse what the other freed.
+On the whole country, two threads, 1957-01 to 1957-05, the peak was 14.50 GiB before it and before the
+energy balance's three rows, 13.72 GiB with both (the heap's part alone was not measured), with as many
+page faults and the same results. (Returning every block of 1 MiB and more to the system instead, with a
+fixed mmap threshold, gave 13.34 GiB there but faulted in fresh pages for each of them: ten times the page
 faults, and a tenth more time, on the whole run.)
 """
 

@@ -314,19 +314,6 @@ def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @kernels.jit
-def _commune_sums(household_bounds, per_household):
-    """Per-commune sums of a per-household row, each commune's households added in order from 0.0 (the bytes
-    of `np.bincount` over the households' communes; compiled)."""
-    sums = np.zeros(household_bounds.size - 1)
-    for c in range(sums.size):
-        total = 0.0
-        for h in range(household_bounds[c], household_bounds[c + 1]):
-            total += per_household[h]
-        sums[c] = total
-    return sums
-
-
-@kernels.jit
 def _energy_balance_kernel(
     person_class,
     household,
@@ -388,7 +375,8 @@ def _energy_balance_kernel(
             shared_by[h] += reference_mass[c]
         if alive[i]:
             well_fed[h] += need_well_fed[c]
-    need_by_commune = _commune_sums(household_bounds, household_need)
+    n_communes = household_bounds.size - 1
+    need_by_commune = kernels.segment_sum_into(household_bounds, household_need, np.empty(n_communes))
     for h in range(n_households):
         need_well_fed_out[h] = well_fed[h]
     per_household = shared_by  # food per unit of claim, or surplus per kg, in place of what it is shared by
@@ -422,7 +410,7 @@ def _energy_balance_kernel(
     # communes at once (whole numbers: exact in any order of addition).
     reserve_sum = room
     reserve_sum[:] = 0.0
-    undernourished = np.zeros(household_bounds.size - 1)
+    undernourished = np.zeros(n_communes)
     for i in range(n):
         c = person_class[i]
         h = household[i]
@@ -433,7 +421,8 @@ def _energy_balance_kernel(
         reserve[i] = kept
         reserve_sum[h] += np.float64(kept) if alive[i] else 0.0
         undernourished[household_commune[h]] += 1.0 if alive[i] and kept < undernourished_below else 0.0
-    return need_by_commune, _commune_sums(household_bounds, reserve_sum), undernourished
+    reserve_by_commune = kernels.segment_sum_into(household_bounds, reserve_sum, np.empty(n_communes))
+    return need_by_commune, reserve_by_commune, undernourished
 
 
 class Nutrition(Module):
