@@ -170,8 +170,6 @@ def run(
     from greatleap.core import checkpoint
     from greatleap.core.calendar import Calendar
     from greatleap.ensemble import Job, run_jobs, seeds
-    from greatleap.output import default_out_dir, write_run
-    from greatleap.replicates import Replicates, replicate_values
     from greatleap.scenario import Scenario
     from greatleap.sim import Sim, available_cores
 
@@ -210,7 +208,7 @@ def run(
             job.load()
     except ConfigError as err:
         fail(str(err))
-    out_dir = out or default_out_dir(loaded)
+    out_dir = out or loaded.default_out_dir()
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out: {out_dir} exists and is not a folder")
 
@@ -227,10 +225,13 @@ def run(
                 results, info = run_sharded(
                     loaded, n_workers, backend="processes" if address is None else "ray", address=address,
                     check=check, on_month=lambda t: progress.update(task, completed=t),
+                    while_building=_import_output,
                 )  # fmt: skip
             except ConfigError as err:
                 fail(str(err))
-        written = write_run(results, loaded, info, out_dir)
+        from greatleap.output import write_run
+
+        written = write_run(results, loaded, info, out_dir, processes=available_cores())
         _report_run(loaded, info, results, None, written, out_dir, show, profile)
         return
     sim = Sim(loaded, check=check, threads=threads or available_cores())
@@ -247,6 +248,8 @@ def run(
             checkpoint_to=out_dir,
         )
         if replicates > 1:  # the first seed ran here (its monthly series and figures); the others in workers
+            from greatleap.replicates import Replicates, replicate_values
+
             progress.update(task, visible=False)
             progress.advance(runs_task)
             others = run_jobs(
@@ -255,10 +258,18 @@ def run(
             )  # fmt: skip
             reps = Replicates.collect(replicate_seeds, [replicate_values(results), *others])
     assert sim.info is not None
-    written = write_run(results, loaded, sim.info, out_dir, reps)
+    from greatleap.output import write_run
+
+    written = write_run(results, loaded, sim.info, out_dir, reps, processes=available_cores())
     if checkpoint_every is not None:
         checkpoint.discard(out_dir)
     _report_run(loaded, sim.info, results, reps, written, out_dir, show, profile)
+
+
+def _import_output() -> None:
+    """Import the output's modules (matplotlib, pyarrow: half a second) while a sharded run's workers build:
+    they are needed only at the end, and the workers, forked before, do without them."""
+    import greatleap.output  # noqa: F401
 
 
 @app.command()
@@ -295,7 +306,7 @@ def resume(
             checkpoint_to=folder,
         )
     assert sim.info is not None
-    written = write_run(results, sim.scenario, sim.info, folder)
+    written = write_run(results, sim.scenario, sim.info, folder, processes=available_cores())
     checkpoint.discard(folder)
     _report_run(sim.scenario, sim.info, results, None, written, folder, show, profile)
 

@@ -106,6 +106,9 @@ class _Local:
     def __init__(self, groups: list[list[str]], scenario: dict[str, Any], check: bool) -> None:
         self.workers = [ShardWorker(scenario, group, check, kernels.backend()) for group in groups]
 
+    def ready(self) -> None:
+        """Built in the constructor."""
+
     def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
         arguments = arguments or [()] * len(self.workers)
         return [getattr(w, method)(*a) for w, a in zip(self.workers, arguments, strict=True)]
@@ -156,7 +159,13 @@ class _Processes:
             child.close()
             self.connections.append(parent)
             self.processes.append(process)
-        self._answers()  # every worker built
+        self._building = True  # until `ready`: this process may work meanwhile
+
+    def ready(self) -> None:
+        """Wait until every worker has built its engine (at once, or raise if one failed)."""
+        if self._building:
+            self._building = False
+            self._answers()
 
     def _answers(self) -> list[Any]:
         answers = []
@@ -168,6 +177,7 @@ class _Processes:
         return answers
 
     def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
+        self.ready()
         arguments = arguments or [()] * len(self.connections)
         for connection, args in zip(self.connections, arguments, strict=True):
             connection.send((method, args))
@@ -197,6 +207,9 @@ class _Ray:
         actor = ray.remote(num_cpus=1, max_restarts=0)(ShardWorker)
         self.workers = [actor.remote(scenario, group, check, kernels.backend()) for group in groups]
 
+    def ready(self) -> None:
+        """Ray builds the actors in the background; their first call waits for them."""
+
     def call(self, method: str, arguments: list[tuple] | None = None) -> list[Any]:
         import ray
 
@@ -220,8 +233,11 @@ def run_sharded(
     address: str | None = None,
     check: bool = False,
     on_month: Callable[[int], None] | None = None,
+    while_building: Callable[[], None] | None = None,
 ) -> tuple[Results, RunInfo]:
-    """Run `scenario` with its provinces spread over `workers` workers; the results equal a one-process run's."""
+    """Run `scenario` with its provinces spread over `workers` workers; the results equal a one-process run's.
+    `while_building` is work of the caller's (such as imports for the output) done here while the workers build
+    their engines."""
     if workers < 1:
         raise ConfigError(f"--workers: {workers} is out of range (allowed: an integer >= 1)")
     started = time.perf_counter()
@@ -234,7 +250,10 @@ def run_sharded(
     else:
         pool = _Ray(groups, parameters, check, address or "local")
     try:
-        state = build_engine(scenario, [], check)
+        state = build_engine(scenario, [], check)  # while the workers build theirs
+        if while_building is not None:
+            while_building()
+        pool.ready()
         nation = state.nation
         codes = [code for group in groups for code in group]
         rows_of = [np.array([nation.row(code) for code in group], dtype=np.int64) for group in groups]

@@ -7,11 +7,14 @@ annual values and their quantiles; the figures then draw medians with 5-95% band
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+import multiprocessing
 import platform
 import subprocess
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -49,10 +52,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
-
-
-def default_out_dir(scenario: Scenario) -> Path:
-    return Path("runs") / f"{scenario.name}-{scenario.run.seed}"
 
 
 def _git_commit() -> str | None:
@@ -131,11 +130,58 @@ def manifest(
 REPLICATE_FILES = ("replicates.parquet", "annual_quantiles.parquet")
 
 
+def draw_figures(drawers: dict[str, Callable[[], bytes]], processes: int = 1) -> dict[str, bytes]:
+    """Each figure's PNG bytes, by name. With `processes` > 1 where processes can be forked, the figures are
+    dealt out in turn (the first to this process, the second to a forked child, ...) and drawn at once: a
+    child inherits the results, draws its figures and sends their bytes back on a pipe. The bytes are those
+    drawn here; a figure whose child failed is drawn again here (and raises here if it fails again)."""
+    names = list(drawers)
+    n_groups = max(1, min(processes, len(names)))
+    if n_groups == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {name: drawers[name]() for name in names}
+    groups = [names[i::n_groups] for i in range(n_groups)]
+    context = multiprocessing.get_context("fork")
+    children = []
+    for group in groups[1:]:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_draw_and_send, args=(sender, {n: drawers[n] for n in group}), daemon=True)
+        child.start()
+        sender.close()
+        children.append((group, receiver, child))
+    drawn = {name: drawers[name]() for name in groups[0]}
+    for group, receiver, child in children:
+        with contextlib.suppress(EOFError, OSError):
+            drawn.update(receiver.recv())
+        receiver.close()
+        child.join()
+        for name in group:
+            if name not in drawn:
+                drawn[name] = drawers[name]()
+    return {name: drawn[name] for name in names}
+
+
+def _draw_and_send(sender, drawers: dict[str, Callable[[], bytes]]) -> None:
+    """A forked child of `draw_figures`: draw, send the bytes, stop. If a figure fails, nothing is sent and
+    nothing printed: the parent draws the figures again and reports the error itself."""
+    try:
+        sender.send({name: draw() for name, draw in drawers.items()})
+    except Exception:  # the parent's second attempt raises it where the user sees it
+        pass
+    finally:
+        sender.close()
+
+
 def write_run(
-    results: Results, scenario: Scenario, info: RunInfo, out_dir: Path, replicates: Replicates | None = None
+    results: Results,
+    scenario: Scenario,
+    info: RunInfo,
+    out_dir: Path,
+    replicates: Replicates | None = None,
+    processes: int = 1,
 ) -> list[Path]:
     """Write every output of a run; returns the paths written. `results` and `info` are the first seed's run;
-    `replicates` (more than one seed) adds their tables and draws the figures' yearly series as medians with bands."""
+    `replicates` (more than one seed) adds their tables and draws the figures' yearly series as medians with bands.
+    `processes` > 1 draws the figures in that many processes at once (`draw_figures`)."""
     out_dir = Path(out_dir)
     title = f"greatleap: {scenario.name} (seed {scenario.run.seed}, scale {scenario.run.scale})"
     quantiles = None
@@ -145,15 +191,17 @@ def write_run(
             f"greatleap: {scenario.name} (median of {len(replicates.seeds)} replicates, {replicates.seed_text()}, "
             f"shaded 5-95%; scale {scenario.run.scale})"
         )
+    age_title = scenario.name if replicates is None else f"{scenario.name} (seed {scenario.run.seed})"
+    figures = {  # in this order two processes share them evenly (national and age; grain and industry)
+        "national.png": lambda: national_figure_png(results, title, quantiles),
+        "grain.png": lambda: grain_figure_png(results, title, quantiles),
+        "starvation_by_age.png": lambda: age_pattern_figure_png(results, age_title),
+        "industry.png": lambda: industry_figure_png(results, title, quantiles),
+    }
     files = {
         "monthly.parquet": parquet_bytes(results.monthly),
         "annual.parquet": parquet_bytes(results.annual),
-        "national.png": national_figure_png(results, title, quantiles),
-        "grain.png": grain_figure_png(results, title, quantiles),
-        "industry.png": industry_figure_png(results, title, quantiles),
-        "starvation_by_age.png": age_pattern_figure_png(
-            results, scenario.name if replicates is None else f"{scenario.name} (seed {scenario.run.seed})"
-        ),
+        **draw_figures(figures, processes),
     }
     if replicates is not None:
         files["replicates.parquet"] = parquet_bytes(replicates.long_table())

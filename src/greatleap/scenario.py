@@ -267,6 +267,10 @@ class Scenario:
     def world(self) -> WorldParams:
         return self.params.world  # type: ignore[attr-defined]
 
+    def default_out_dir(self) -> Path:
+        """Where `greatleap run` writes this scenario when no folder is given: runs/<name>-<seed>."""
+        return Path("runs") / f"{self.name}-{self.run.seed}"
+
     def to_dict(self) -> dict[str, Any]:
         data = self.params.model_dump(mode="json")
         data.pop("base", None)
