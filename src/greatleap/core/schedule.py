@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -10,8 +12,9 @@ def month_key(year: int, month: int) -> int:
     return year * 12 + month - 1
 
 
+@functools.cache
 def parse_month(key: str) -> int:
-    """'YYYY-MM' -> month key."""
+    """'YYYY-MM' -> month key (cached: the schedules are read every month, in every province)."""
     year, month = (int(part) for part in key.split("-"))
     return month_key(year, month)
 
