@@ -35,9 +35,17 @@ def one_process() -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize(("backend", "workers"), [("local", 1), ("local", 3), ("processes", 2)])
 def test_n_workers_give_the_bytes_of_one_process(one_process, backend, workers):
-    results, info = run_sharded(small_scenario(), workers, backend=backend)
+    months_at_call = []
+    results, info = run_sharded(
+        small_scenario(),
+        workers,
+        backend=backend,
+        on_month=months_at_call.append,
+        while_building=lambda: months_at_call.append("building"),
+    )
     assert (table_bytes(results.monthly), table_bytes(results.annual)) == one_process
     assert info.workers == workers
+    assert months_at_call[:2] == ["building", 1] and months_at_call.count("building") == 1  # before any month
 
 
 def test_another_seed_differs(one_process):

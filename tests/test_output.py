@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import pytest
@@ -51,3 +52,13 @@ def test_a_figure_that_cannot_be_drawn_raises_here():
 
     with pytest.raises(ValueError, match="no such column"):
         draw_figures({"first": lambda: b"first", "second": broken}, processes=2)
+
+
+def test_figures_are_drawn_here_when_no_child_can_be_forked(monkeypatch):
+    def no_memory(self) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(type(multiprocessing.get_context("fork").Process()), "start", no_memory)
+    here = str(os.getpid()).encode()
+    drawn = draw_figures({name: (lambda: str(os.getpid()).encode()) for name in "abc"}, processes=2)
+    assert drawn == {"a": here, "b": here, "c": here}

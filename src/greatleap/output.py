@@ -134,7 +134,8 @@ def draw_figures(drawers: dict[str, Callable[[], bytes]], processes: int = 1) ->
     """Each figure's PNG bytes, by name. With `processes` > 1 where processes can be forked, the figures are
     dealt out in turn (the first to this process, the second to a forked child, ...) and drawn at once: a
     child inherits the results, draws its figures and sends their bytes back on a pipe. The bytes are those
-    drawn here; a figure whose child failed is drawn again here (and raises here if it fails again)."""
+    drawn here; a figure whose child failed, or could not be forked (a full-scale run's process is large), is
+    drawn here (and raises here if it fails again)."""
     names = list(drawers)
     n_groups = max(1, min(processes, len(names)))
     if n_groups == 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -145,19 +146,21 @@ def draw_figures(drawers: dict[str, Callable[[], bytes]], processes: int = 1) ->
     for group in groups[1:]:
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_draw_and_send, args=(sender, {n: drawers[n] for n in group}), daemon=True)
-        child.start()
-        sender.close()
-        children.append((group, receiver, child))
+        try:
+            child.start()
+        except OSError:  # no fork (memory, process limits): this group is drawn here, below
+            receiver.close()
+            continue
+        finally:
+            sender.close()
+        children.append((receiver, child))
     drawn = {name: drawers[name]() for name in groups[0]}
-    for group, receiver, child in children:
+    for receiver, child in children:
         with contextlib.suppress(EOFError, OSError):
             drawn.update(receiver.recv())
         receiver.close()
         child.join()
-        for name in group:
-            if name not in drawn:
-                drawn[name] = drawers[name]()
-    return {name: drawn[name] for name in names}
+    return {name: drawn[name] if name in drawn else drawers[name]() for name in names}
 
 
 def _draw_and_send(sender, drawers: dict[str, Callable[[], bytes]]) -> None:
