@@ -209,6 +209,6 @@ class Recorder:
         column = self._checked.get((module, name, "province"))
         if column is None:
             column = self._column_of(module, name, "province")
-        code = shard.province.code
-        self.values[code][t, column] = float(np.asarray(per_commune, dtype=np.float64).dot(shard.communes.weight))
+        code = shard.code
+        self.values[code][t, column] = float(np.asarray(per_commune, dtype=np.float64).dot(shard.commune_weight))
         self.filled[code][t, column] = True
