@@ -97,7 +97,8 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
         f"Measured {full['created'][:10]} at commit {full['git_commit'][:7]} by `benchmarks/bench_country.py`: "
         f"`greatleap run --scale full` with {threads} thread(s) and {full['workers']} worker process(es), "
         f"{full['persons_initial'] / 1e6:.1f} million persons at the start in "
-        f"{full['communes_simulated']:,} communes and urban districts, 1957-01 to 1962-12.",
+        f"{full['communes_simulated']:,} communes and urban districts, 1957-01 to 1962-12, on "
+        f"{_machine_text(full)}.",
         "",
         "| | measured | target | ratio to the target |",
         "|---|---:|---:|---:|",
@@ -123,6 +124,14 @@ def section(full: dict, full_seconds: float | None, full_peak: int, sample: dict
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _machine_text(manifest: dict) -> str:
+    """The machine a run's manifest names (manifests before 2026-12-01 do not)."""
+    machine = manifest.get("machine")
+    if not machine:
+        return "a machine its manifest does not record"
+    return f"{machine['cores']} cores ({machine['cpu']}), {machine['system']}"
 
 
 def write_section(text: str, doc: Path) -> None:

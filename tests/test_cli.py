@@ -33,6 +33,7 @@ def test_run_writes_tidy_results_manifest_and_figures(tmp_path):
     assert manifest["recall_date"] is None and "policies recalled: never" in result.output  # ends in 1958
     assert manifest["parameters"]["nutrition"]["intake_scale"] == 1.0
     assert manifest["wall_seconds"] > 0 and manifest["peak_memory_bytes"] > 0
+    assert manifest["machine"]["cores"] >= 1 and manifest["machine"]["cpu"] not in ("", "unknown")
     assert 0 < manifest["state_bytes_per_person"] <= 20
     assert set(manifest["input_data_sha256"]) == set(DATA_FILES)
     assert (out / "national.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
