@@ -2,9 +2,11 @@
 1962-12, measured against the issue's targets (10 minutes, 16 GiB) and against the default sample run
 measured in the same invocation.
 
-`greatleap run --scale full` runs in a child process while this one samples the resident memory of the
-child's process tree every second (the peak the system saw; the run's manifest records the child's own
-`ru_maxrss` too). The section it writes into docs/performance.md, between the markers below, is kept when
+`greatleap run --scale full` runs in a child process while this one samples the memory of the child's
+process tree every second: the sum of each process's proportional set size (PSS: a page shared by several
+processes counted once in all, so that the forked children that draw the figures at the end do not count
+their parent's pages twice), the peak the system saw; the run's manifest records the child's own
+`ru_maxrss` too. The section it writes into docs/performance.md, between the markers below, is kept when
 `bench_peers.py` regenerates the rest of that file. Usage:
 
     python benchmarks/bench_country.py [--threads 1] [--workers 1] [--end 1962-12]   # about an hour here
@@ -36,8 +38,9 @@ TARGET_SECONDS, TARGET_GIB = 600.0, 16.0
 GIB = 1024**3
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of process `pid` and its descendants (processes, not threads), from /proc."""
+def tree_memory_bytes(pid: int) -> int:
+    """Memory of process `pid` and its descendants (processes, not threads): their proportional set sizes
+    (/proc/PID/smaps_rollup), which split each shared page among its sharers, summed."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -52,9 +55,9 @@ def tree_rss_bytes(pid: int) -> int:
         current = todo.pop()
         todo.extend(children.get(current, []))
         try:
-            with open(f"/proc/{current}/statm") as handle:
-                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
+            with open(f"/proc/{current}/smaps_rollup") as handle:
+                total += next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+        except (OSError, StopIteration):
             pass
     return total
 
@@ -68,7 +71,7 @@ def run_greatleap(arguments: list[str]) -> tuple[dict, float, int]:
     child = subprocess.Popen(command, cwd=ROOT)
     peak = 0
     while child.poll() is None:
-        peak = max(peak, tree_rss_bytes(child.pid))
+        peak = max(peak, tree_memory_bytes(child.pid))
         time.sleep(1.0)
     seconds = time.perf_counter() - started
     if child.returncode != 0:

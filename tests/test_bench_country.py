@@ -55,3 +55,25 @@ def test_the_peers_benchmark_keeps_the_country_section(tmp_path):
     written = doc.read_text()
     assert written.startswith("# new peers") and "old peers" not in written
     assert "<!-- country:begin -->\nthe country, an hour's run\n<!-- country:end -->" in written
+
+
+def test_the_memory_of_a_process_tree_counts_pages_shared_with_a_forked_child_once():
+    import multiprocessing
+    import os
+
+    import numpy as np
+
+    country = load("bench_country")
+    held = np.ones(2**23)  # 64 MiB, resident here and, after the fork, shared with the child
+    before = country.tree_memory_bytes(os.getpid())
+    context = multiprocessing.get_context("fork")
+    ready, stop = context.Event(), context.Event()
+    child = context.Process(target=lambda: (ready.set(), stop.wait(30)), daemon=True)
+    child.start()
+    try:
+        assert ready.wait(30)
+        with_child = country.tree_memory_bytes(os.getpid())
+    finally:
+        stop.set()
+        child.join()
+    assert held.nbytes > 0 and with_child - before < held.nbytes / 4  # resident sizes would add 64 MiB more
