@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 
 import pytest
 
@@ -62,3 +63,12 @@ def test_figures_are_drawn_here_when_no_child_can_be_forked(monkeypatch):
     here = str(os.getpid()).encode()
     drawn = draw_figures({name: (lambda: str(os.getpid()).encode()) for name in "abc"}, processes=2)
     assert drawn == {"a": here, "b": here, "c": here}
+
+
+def test_a_figure_failing_here_leaves_no_child_behind():
+    def broken() -> bytes:
+        raise ValueError("no such column")
+
+    with pytest.raises(ValueError, match="no such column"):
+        draw_figures({"first": broken, "second": lambda: time.sleep(0.5) or b"second"}, processes=2)
+    assert multiprocessing.active_children() == []  # the child, still drawing when this process raised, was joined

@@ -167,12 +167,18 @@ def draw_figures(drawers: dict[str, Callable[[], bytes]], processes: int = 1) ->
         finally:
             sender.close()
         children.append((receiver, child))
-    drawn = {name: drawers[name]() for name in groups[0]}
-    for receiver, child in children:
-        with contextlib.suppress(EOFError, OSError):
-            drawn.update(receiver.recv())
-        receiver.close()
-        child.join()
+    drawn: dict[str, bytes] = {}
+    try:
+        drawn.update((name, drawers[name]()) for name in groups[0])
+        for receiver, _ in children:
+            with contextlib.suppress(EOFError, OSError):
+                drawn.update(receiver.recv())
+    finally:  # also when a figure here raised: no child is left behind
+        for receiver, child in children:
+            receiver.close()
+            child.join(timeout=60)
+            if child.is_alive():
+                child.kill()
     return {name: drawn[name] if name in drawn else drawers[name]() for name in names}
 
 
