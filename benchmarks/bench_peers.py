@@ -67,6 +67,7 @@ from greatleap.modules.nutrition import (
     Nutrition,
     energy_balance_compiled,
 )
+from greatleap.sim import machine as greatleap_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ("greatleap", "mesa", "starsim", "starsim-nocrn")  # starsim-nocrn: ss.options.crn = False
@@ -926,13 +927,8 @@ def ratios_table(rows: list[dict], peers: Sequence[str]) -> tuple[str, dict[str,
 
 
 def machine() -> str:
-    """One line on the machine and the software measured."""
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    """One line on the machine and the software measured (the processor as a run's manifest names it)."""
+    cpu = greatleap_machine()["cpu"]
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = []
     for name in ("numpy", "numba", "mesa", "starsim"):

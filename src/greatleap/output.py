@@ -28,7 +28,7 @@ from greatleap.core.results import Results
 from greatleap.replicates import Replicates
 from greatleap.report import age_pattern_figure_png, grain_figure_png, industry_figure_png, national_figure_png
 from greatleap.scenario import Scenario
-from greatleap.sim import RunInfo, available_cores
+from greatleap.sim import RunInfo, machine
 from greatleap.version import __version__
 
 DATA_FILES = (
@@ -68,18 +68,6 @@ def _git_commit() -> str | None:
 # The commit the code was loaded from, read when this module is imported: a full-scale run takes an hour,
 # and the checkout may move on before its manifest is written.
 GIT_COMMIT_AT_START = _git_commit()
-
-
-def machine() -> dict[str, object]:
-    """What the run's timings were measured on: the processor (Linux's /proc/cpuinfo, else the platform's
-    word), the cores this process may use, the operating system."""
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": available_cores(), "system": f"{platform.system()} {platform.release()}"}
 
 
 def _package_versions() -> dict[str, str]:

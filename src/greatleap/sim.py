@@ -7,6 +7,7 @@ simulation object.
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import time
 import tomllib
@@ -47,6 +48,18 @@ class RunInfo:
 def available_cores() -> int:
     """Cores this process may run on (the default number of threads of a single run)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine() -> dict[str, object]:
+    """What a run's timings were measured on (its manifest's `machine`): the processor (Linux's /proc/cpuinfo,
+    else the platform's word), the cores this process may use, the operating system."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": available_cores(), "system": f"{platform.system()} {platform.release()}"}
 
 
 def peak_memory_bytes() -> int:

@@ -204,11 +204,9 @@ class Recorder:
         self.filled[shard.code][t, column] = True
 
     def record(self, module: str, shard: ProvinceShard, t: int, name: str, per_commune: np.ndarray) -> None:
-        # Called some eighty times per province and month: the checked column straight from its cache, and
-        # `ndarray.dot` (the same BLAS dot as `@`, for less dispatch).
-        column = self._checked.get((module, name, "province"))
-        if column is None:
-            column = self._column_of(module, name, "province")
+        # Called some eighty times per province and month: `ndarray.dot` is the same BLAS dot as `@`, with
+        # less dispatch.
+        column = self._column_of(module, name, "province")
         code = shard.code
         self.values[code][t, column] = float(np.asarray(per_commune, dtype=np.float64).dot(shard.commune_weight))
         self.filled[code][t, column] = True
