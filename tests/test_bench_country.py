@@ -77,3 +77,23 @@ def test_the_memory_of_a_process_tree_counts_pages_shared_with_a_forked_child_on
         stop.set()
         child.join()
     assert held.nbytes > 0 and with_child - before < held.nbytes / 4  # resident sizes would add 64 MiB more
+
+
+def test_the_peers_benchmark_keeps_each_implementations_fastest_round(monkeypatch):
+    """Rounds: the implementations take turns, each keeps its fastest run, and a long one is not repeated."""
+    peers = load("bench_peers")
+    seconds = {"greatleap": iter([0.03, 0.01, 0.02]), "mesa": iter([12.0, 1.0, 1.0])}
+    calls = []
+
+    def measure(implementation, path, months, seed):
+        calls.append(implementation)
+        return {"implementation": implementation, "seconds": next(seconds[implementation]), "months": months,
+                "persons": 2000, "person_months": 24_000, "peak_increase_bytes": 0, "repeats": 1, "deaths": 0,
+                "hunger_deaths": 0, "births": 0, "mean_reserve": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(peers, "measure", measure)
+    rows = peers.run_sizes([2000], ["greatleap", "mesa"], 0.6, 2, 1, 300.0, rounds=3)
+    assert calls == ["greatleap", "mesa", "greatleap", "greatleap"]  # in turns; Mesa's 12 s round not repeated
+    fastest = {row["implementation"]: row for row in rows}
+    assert fastest["greatleap"]["seconds"] == 0.01 and fastest["greatleap"]["rounds"] == 3
+    assert fastest["mesa"]["seconds"] == 12.0 and fastest["mesa"]["rounds"] == 1
