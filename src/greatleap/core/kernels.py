@@ -61,6 +61,13 @@ def jit(function: F) -> F:
     """Compile `function` with numba (no Python objects, no GIL, cached on disk), lazily at its first call.
 
     `error_model="numpy"` makes a division by zero give inf/nan as numpy does, instead of raising.
+
+    The kernels index with unsigned integers where an index is read from an array (`np.uint32(household[i])`,
+    `np.uint16(person_class[i])`): numba checks every signed index for a negative value, to wrap it around as
+    Python does, and that check costs more than the lookup itself. The energy balance took 15 ns a row with
+    unsigned indices against 19.5 ns with signed ones (a full-scale province's 7.5 million rows), the month of
+    the benchmark's core 376 us against 462 us at 10,000 persons, with the same bytes. Every index so cast is
+    below 2**32 (rows, households and communes of a province).
     """
     import numba
 
@@ -155,7 +162,7 @@ def scratch(shape: int | tuple[int, ...], dtype: type = np.float64) -> np.ndarra
 def _group_sum(group, weights, out):  # pragma: no cover - compiled
     out[:] = 0.0
     for i in range(group.size):
-        out[group[i]] += weights[i]
+        out[np.uint32(group[i])] += weights[i]
     return out
 
 
@@ -210,7 +217,7 @@ def _class_sum(group, person_class, alive, table, out):  # pragma: no cover - co
     out[:] = 0.0
     for i in range(group.size):
         if alive[i]:
-            out[group[i]] += table[person_class[i]]
+            out[np.uint32(group[i])] += table[np.uint32(person_class[i])]
     return out
 
 
@@ -233,20 +240,21 @@ def _kept_in_key_order(keep, keys, out):  # pragma: no cover - compiled
     start = np.zeros(n_keys + 1, dtype=np.int64)
     for i in range(keys.size):
         if keep[i]:
-            start[keys[i] + 1] += 1
+            start[np.uint32(keys[i]) + np.uint32(1)] += 1
     for k in range(n_keys):
         start[k + 1] += start[k]
     for i in range(keys.size):
         if keep[i]:
-            out[start[keys[i]]] = i
-            start[keys[i]] += 1
+            key = np.uint32(keys[i])
+            out[np.uint64(start[key])] = i
+            start[key] += 1
     return out
 
 
 @jit
 def _gather_into(column, rows, out):  # pragma: no cover - compiled
     for j in range(rows.size):
-        out[j] = column[rows[j]]
+        out[j] = column[np.uint32(rows[j])]
     return out
 
 

@@ -534,10 +534,10 @@ def _person_class_compiled(t, birth_month, sex, household, household_commune, co
         byte = np.int32(sex[b])
         for k in range(8):
             i = 8 * b + k
-            urban = commune_urban[household_commune[household[i]]]
+            urban = commune_urban[np.uint32(household_commune[np.uint32(household[i])])]  # see kernels.jit
             out[i] = _class_of(t - np.int32(birth_month[i]), (byte >> k) & 1, urban, max_age)
     for i in range(8 * whole, n):
-        urban = commune_urban[household_commune[household[i]]]
+        urban = commune_urban[np.uint32(household_commune[np.uint32(household[i])])]
         out[i] = _class_of(t - np.int32(birth_month[i]), (np.int32(sex[whole]) >> (i - 8 * whole)) & 1, urban, max_age)
     return out
 

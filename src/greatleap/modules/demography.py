@@ -218,6 +218,16 @@ def deaths_before_starvation_reference(
 
 
 @kernels.jit
+def _cell(i, person_class, household, household_commune, by_commune):  # pragma: no cover - compiled
+    """Row `i`'s cell of the class tables: its class, or its commune and class when `by_commune` (a person's
+    commune is their household's). Unsigned, as an index into the tables (see `kernels.jit`)."""
+    c = np.uint32(person_class[i])
+    if by_commune:
+        return np.uint32(household_commune[np.uint32(household[i])]) * np.uint32(N_CLASSES) + c
+    return np.uint64(c)
+
+
+@kernels.jit
 def deaths_before_starvation_compiled(
     person_class, household, household_commune, alive, reserve, u, probability_table, by_commune, starvation_onset
 ):
@@ -229,7 +239,7 @@ def deaths_before_starvation_compiled(
     d = 0
     k = 0
     for i in range(n):
-        cell = household_commune[household[i]] * N_CLASSES + person_class[i] if by_commune else person_class[i]
+        cell = _cell(i, person_class, household, household_commune, by_commune)
         below = alive[i] & (reserve[i] < starvation_onset)
         dying[d] = i
         d += alive[i] & ~below & (u[i] < probability_table[cell])
@@ -244,7 +254,7 @@ def starving_shortfall_compiled(reserve, starving, onset, span):
     before its power: float32, (onset - reserve) / span, not below 0 (compiled)."""
     out = np.empty(starving.size, dtype=np.float32)
     for k in range(starving.size):
-        out[k] = max((onset - reserve[starving[k]]) / span, np.float32(0.0))
+        out[k] = max((onset - reserve[np.uint32(starving[k])]) / span, np.float32(0.0))
     return out
 
 
@@ -256,10 +266,11 @@ def starving_hazard_compiled(
     powered shortfall (float32, as numpy computes it) x the vulnerability of their class (compiled)."""
     out = np.empty(starving.size)
     for k in range(starving.size):
-        i = starving[k]
-        c = person_class[i]
-        cell = household_commune[household[i]] * N_CLASSES + c if by_commune else c
-        out[k] = hazard_table[cell] + np.float64(log2 * powered[k]) * vulnerability[c]
+        i = np.uint32(starving[k])
+        out[k] = (
+            hazard_table[_cell(i, person_class, household, household_commune, by_commune)]
+            + np.float64(log2 * powered[k]) * vulnerability[np.uint32(person_class[i])]
+        )
     return out
 
 
@@ -277,16 +288,15 @@ def settle_deaths_compiled(
     k = 0
     while a < dying.size or k < starving.size:
         if k < starving.size and (a == dying.size or starving[k] < dying[a]):
-            i = starving[k]
+            i = np.uint32(starving[k])
             probability = starving_probability[k]
             k += 1
             if not u[i] < probability:
                 continue
         else:
-            i = dying[a]
+            i = np.uint32(dying[a])
             a += 1
-            c = person_class[i]
-            probability = probabilities[household_commune[household[i]] * N_CLASSES + c if by_commune else c]
+            probability = probabilities[_cell(i, person_class, household, household_commune, by_commune)]
         rows[m] = i
         position[m] = u[i] / probability
         m += 1
@@ -336,7 +346,7 @@ def _pregnancies_kernel(
     d = 0
     w = 0
     for i in range(due.size):
-        c = person_class[i]
+        c = np.uint16(person_class[i])  # unsigned: see kernels.jit
         if due[i] == t:  # rare: a branch
             due[i] = NOT_PREGNANT
             if survivors[i]:
@@ -344,7 +354,7 @@ def _pregnancies_kernel(
                 d += 1
         women[w] = i
         w += survivors[i] & fertile[c] & (due[i] == NOT_PREGNANT)
-        by_group[household_commune[household[i]], group_of_class[c]] += survivors[i]
+        by_group[np.uint32(household_commune[np.uint32(household[i])]), np.uint8(group_of_class[c])] += survivors[i]
     return delivering[:d].copy(), women[:w]
 
 
@@ -359,9 +369,9 @@ def conceive_reference(women, u, person_class, reserve, conception, floor, span,
 def conceive_compiled(women, u, person_class, reserve, conception, floor, span, due, due_month):
     """`conceive_reference` in one pass over the women (compiled)."""
     for k in range(women.size):
-        i = women[k]
+        i = np.uint32(women[k])
         hunger = min(max((reserve[i] - floor) / span, np.float32(0.0)), np.float32(1.0))
-        if u[k] < conception[person_class[i]] * np.float64(hunger):
+        if u[k] < conception[np.uint16(person_class[i])] * np.float64(hunger):
             due[i] = due_month
 
 

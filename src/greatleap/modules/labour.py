@@ -183,10 +183,10 @@ def _days_on_offer_kernel(
     injuries = injured_until.size > 0
     for i in range(reserve.size):
         capacity = min(max((reserve[i] - capacity_zero_reserve) / capacity_span, zero), one)
-        weight = able_bodied[person_class[i]] * capacity * np.float32(alive[i]) * workdays
+        weight = able_bodied[np.uint16(person_class[i])] * capacity * np.float32(alive[i]) * workdays
         if injuries:
             weight = weight * np.float32(injured_until[i] <= t)
-        days[household[i]] += weight
+        days[np.uint32(household[i])] += weight  # unsigned: see kernels.jit
     return days
 
 

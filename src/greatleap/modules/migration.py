@@ -417,13 +417,13 @@ def _attempts_compiled(
     trying_commune = np.empty(sampled.size, dtype=household_commune.dtype)
     found = 0
     for s in range(sampled.size):
-        row = sampled[s]
+        row = np.uint32(sampled[s])  # unsigned: see kernels.jit
         if not alive[row]:
             continue
         age = (t - np.int64(birth_month[row])) // 12
         if age < age_min or age > age_max:
             continue
-        commune = household_commune[household[row]]
+        commune = np.uint32(household_commune[np.uint32(household[row])])
         if commune_urban[commune]:
             continue
         relative = (onset - reserve[row]) / span
@@ -459,7 +459,9 @@ def _family_members_compiled(household, unregistered, alive, going):  # pragma: 
 def _scan_family_members(household, unregistered, alive, going, start, out, found):  # pragma: no cover
     """Rows from `start` on into `out` from `found` on, until `out` is full: (rows found, next row)."""
     for i in range(start, household.size):
-        if alive[i] and going[np.int64(household[i]) * 2 + np.int64((unregistered[i >> 3] >> (i & 7)) & 1)]:
+        unregistered_bit = (unregistered[np.uint64(i) >> np.uint64(3)] >> (i & 7)) & 1
+        key = np.uint64(household[i]) * np.uint64(2) + np.uint64(unregistered_bit)  # unsigned: see kernels.jit
+        if alive[i] and going[key]:
             if found == out.size:
                 return found, i
             out[found] = i

@@ -356,15 +356,16 @@ def _energy_balance_kernel(
     scratch[:] = 0.0
     household_need, well_fed, shared_by = scratch[0], scratch[1], scratch[2]  # shared_by: living mass, or claims
     for i in range(n):
-        c = person_class[i]
-        h = household[i]
+        c = np.uint16(person_class[i])  # unsigned: see kernels.jit
+        h = np.uint32(household[i])
         r = reserve[i]
         hunger = min(max((one - r) * hunger_per_reserve, zero), one)
         bmr = slope_mass[c] * r + base[c]
         bmr = max(bmr, zero) * (one - hunger * adaptation_max)
         activity = pal[c]
         if use_intensity:
-            activity = activity * (one + (intensity[household_commune[h]] - one) * work_elasticity * rural_adult[c])
+            commune_intensity = intensity[np.uint32(household_commune[h])]
+            activity = activity * (one + (commune_intensity - one) * work_elasticity * rural_adult[c])
         person_need = bmr * (activity - hunger * pal_drop[c]) if alive[i] else zero
         household_need[h] += person_need
         if by_need:
@@ -394,8 +395,8 @@ def _energy_balance_kernel(
     room[:] = 0.0
     overflowing = False
     for i in range(n):
-        c = person_class[i]
-        h = household[i]
+        c = np.uint16(person_class[i])  # unsigned: see kernels.jit
+        h = np.uint32(household[i])
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         overflow = max(raised - reserve_max, 0.0) * np.float64(reference_mass[c])
         overflowing |= overflow != 0.0
@@ -412,15 +413,15 @@ def _energy_balance_kernel(
     reserve_sum[:] = 0.0
     undernourished = np.zeros(n_communes)
     for i in range(n):
-        c = person_class[i]
-        h = household[i]
+        c = np.uint16(person_class[i])  # unsigned: see kernels.jit
+        h = np.uint32(household[i])
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         if overflowing:
             raised = raised + extra_per_kg[h]
         kept = np.float32(min(raised, reserve_max))
         reserve[i] = kept
         reserve_sum[h] += np.float64(kept) if alive[i] else 0.0
-        undernourished[household_commune[h]] += 1.0 if alive[i] and kept < undernourished_below else 0.0
+        undernourished[np.uint32(household_commune[h])] += 1.0 if alive[i] and kept < undernourished_below else 0.0
     reserve_by_commune = kernels.segment_sum_into(household_bounds, reserve_sum, np.empty(n_communes))
     return need_by_commune, reserve_by_commune, undernourished
 
