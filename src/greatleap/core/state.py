@@ -122,8 +122,8 @@ class Bits:
 def _read_bits(packed, rows, out):  # pragma: no cover - compiled
     """`Bits.__getitem__` for an index array (compiled)."""
     for k in range(rows.size):
-        i = rows[k]
-        out[k] = (packed[i >> 3] >> (i & 7)) & 1
+        i = np.uint32(rows[k])  # unsigned: see kernels.jit
+        out[k] = (packed[i >> np.uint32(3)] >> (i & np.uint32(7))) & 1
     return out
 
 

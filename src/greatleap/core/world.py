@@ -464,10 +464,10 @@ def _living_by_commune_compiled(flag, alive, household, household_commune, n_com
         if words[w]:
             for i in range(8 * w, 8 * w + 8):
                 if flag[i] and alive[i]:
-                    out[household_commune[household[i]]] += 1
+                    out[np.uint32(household_commune[np.uint32(household[i])])] += 1
     for i in range(whole, flag.size):
         if flag[i] and alive[i]:
-            out[household_commune[household[i]]] += 1
+            out[np.uint32(household_commune[np.uint32(household[i])])] += 1
     return out
 
 
@@ -520,7 +520,7 @@ def _count_flagged_byte(packed, b, size, alive, household, household_commune, ou
         for k in range(8):
             i = 8 * b + k
             if (byte >> k) & 1 and i < size and alive[i]:
-                out[household_commune[household[i]]] += 1
+                out[np.uint32(household_commune[np.uint32(household[i])])] += 1
 
 
 @kernels.jit
