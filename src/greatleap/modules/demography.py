@@ -549,7 +549,8 @@ class Demography(Module):
     def starvation_hazard(self, reserve: np.ndarray) -> np.ndarray:
         """Monthly starvation hazard of an adult at energy reserve `reserve`."""
         p = self.params
-        shortfall = np.clip((p.starvation_onset - reserve) / (p.starvation_onset - p.lethal_reserve), 0.0, None)
+        # np.maximum, not np.clip: the same numbers, and clip costs microseconds more per call on a few rows
+        shortfall = np.maximum((p.starvation_onset - reserve) / (p.starvation_onset - p.lethal_reserve), 0.0)
         return math.log(2.0) * shortfall**p.starvation_steepness
 
     def step(self, shard: ProvinceShard, ctx: StepContext) -> None:
@@ -760,6 +761,8 @@ class Demography(Module):
             dying.append(slice_dying + start)
         if not dying:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if len(dying) == 1:  # one slice (up to 2**18 rows): its own arrays
+            return dying[0], position[0]
         return np.concatenate(dying), np.concatenate(position)
 
     def _conceive(self, shard: ProvinceShard, ctx: StepContext, person_class: np.ndarray, women: np.ndarray) -> None:
