@@ -554,19 +554,21 @@ def _tail_shuffle_sample_compiled(n, k, words):  # pragma: no cover - compiled
             if leftover >= bound or leftover >= (np.uint64(0xFFFFFFFF) - np.uint64(i)) % bound:
                 break
         j = np.int32(product >> np.uint64(32))
-        value_i = tail[i - first]
+        at_i = np.uint32(i - first)  # unsigned indices: see kernels.jit
+        value_i = tail[at_i]
         if j >= first:
-            tail[i - first] = tail[j - first]
-            tail[j - first] = value_i
+            at_j = np.uint32(j - first)
+            tail[at_i] = tail[at_j]
+            tail[at_j] = value_i
         else:
-            slot = np.int64(j) & mask
+            slot = np.uint64(j) & np.uint64(mask)
             while keys[slot] != -1 and keys[slot] != j:
-                slot = (slot + 1) & mask
+                slot = (slot + np.uint64(1)) & np.uint64(mask)
             if keys[slot] == -1:
                 keys[slot] = j
-                tail[i - first] = j
+                tail[at_i] = j
             else:
-                tail[i - first] = values[slot]
+                tail[at_i] = values[slot]
             values[slot] = value_i
     # Sort by buckets of 2**shift values (a shift, not a division): the values spread evenly over [0, n),
     # so a bucket holds about four (few enough for insertion; the bucket table stays small in the cache).
@@ -576,14 +578,14 @@ def _tail_shuffle_sample_compiled(n, k, words):  # pragma: no cover - compiled
     n_buckets = ((n - 1) >> shift) + 1
     start = np.zeros(n_buckets + 1, dtype=np.int32)
     for value in tail:
-        start[(value >> shift) + 1] += 1
+        start[np.uint32(value >> shift) + np.uint32(1)] += 1
     for b in range(n_buckets):
         start[b + 1] += start[b]
     fill = start[:n_buckets].copy()
     out = np.empty(k, dtype=np.int64)
     for value in tail:
-        b = value >> shift
-        out[fill[b]] = value
+        b = np.uint32(value >> shift)
+        out[np.uint32(fill[b])] = value
         fill[b] += 1
     for b in range(n_buckets):  # insertion sort within each bucket
         for a in range(start[b] + 1, start[b + 1]):
