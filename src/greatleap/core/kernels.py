@@ -161,6 +161,13 @@ def scratch(shape: int | tuple[int, ...], dtype: type = np.float64) -> np.ndarra
 
 
 @jit
+def row_commune(i, household, household_commune):  # pragma: no cover - compiled
+    """The commune of person row `i` (its household's), unsigned, as an index (see `jit`): callable from other
+    kernels."""
+    return np.uint32(household_commune[np.uint32(household[i])])
+
+
+@jit
 def _group_sum(group, weights, out):  # pragma: no cover - compiled
     out[:] = 0.0
     for i in range(group.size):

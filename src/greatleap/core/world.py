@@ -464,10 +464,10 @@ def _living_by_commune_compiled(flag, alive, household, household_commune, n_com
         if words[w]:
             for i in range(8 * w, 8 * w + 8):
                 if flag[i] and alive[i]:
-                    out[np.uint32(household_commune[np.uint32(household[i])])] += 1
+                    out[kernels.row_commune(i, household, household_commune)] += 1
     for i in range(whole, flag.size):
         if flag[i] and alive[i]:
-            out[np.uint32(household_commune[np.uint32(household[i])])] += 1
+            out[kernels.row_commune(i, household, household_commune)] += 1
     return out
 
 
@@ -520,7 +520,7 @@ def _count_flagged_byte(packed, b, size, alive, household, household_commune, ou
         for k in range(8):
             i = 8 * b + k
             if (byte >> k) & 1 and i < size and alive[i]:
-                out[np.uint32(household_commune[np.uint32(household[i])])] += 1
+                out[kernels.row_commune(i, household, household_commune)] += 1
 
 
 @kernels.jit
@@ -534,10 +534,10 @@ def _person_class_compiled(t, birth_month, sex, household, household_commune, co
         byte = np.int32(sex[b])
         for k in range(8):
             i = 8 * b + k
-            urban = commune_urban[np.uint32(household_commune[np.uint32(household[i])])]  # see kernels.jit
+            urban = commune_urban[kernels.row_commune(i, household, household_commune)]
             out[i] = _class_of(t - np.int32(birth_month[i]), (byte >> k) & 1, urban, max_age)
     for i in range(8 * whole, n):
-        urban = commune_urban[np.uint32(household_commune[np.uint32(household[i])])]
+        urban = commune_urban[kernels.row_commune(i, household, household_commune)]
         out[i] = _class_of(t - np.int32(birth_month[i]), (np.int32(sex[whole]) >> (i - 8 * whole)) & 1, urban, max_age)
     return out
 

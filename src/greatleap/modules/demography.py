@@ -223,30 +223,15 @@ def _cell(i, person_class, household, household_commune, by_commune):  # pragma:
     commune is their household's). Unsigned, as an index into the tables (see `kernels.jit`)."""
     c = np.uint32(person_class[i])
     if by_commune:
-        return np.uint32(household_commune[np.uint32(household[i])]) * np.uint32(N_CLASSES) + c
+        return kernels.row_commune(i, household, household_commune) * np.uint32(N_CLASSES) + c
     return np.uint64(c)
 
 
-def deaths_before_starvation_compiled(
-    person_class, household, household_commune, alive, reserve, u, probability_table, by_commune, starvation_onset
-) -> tuple[np.ndarray, np.ndarray]:
-    """`deaths_before_starvation_reference` compiled (`_deaths_before_starvation_kernel`): the two row lists
-    (int32) are views of this thread's `kernels.reusable` arrays, valid until its next call."""
-    n = person_class.size
-    rows = kernels.reusable("deaths.rows", (2, n), np.int32)
-    return _deaths_before_starvation_kernel(
-        person_class,
-        household,
-        household_commune,
-        alive,
-        reserve,
-        u,
-        probability_table,
-        by_commune,
-        starvation_onset,
-        rows[0],
-        rows[1],
-    )
+def deaths_before_starvation_compiled(*arguments) -> tuple[np.ndarray, np.ndarray]:
+    """`deaths_before_starvation_reference` compiled (`_deaths_before_starvation_kernel`), with its arguments:
+    the two row lists (int32) are views of this thread's `kernels.reusable` arrays, valid until its next call."""
+    rows = kernels.reusable("deaths.rows", (2, arguments[0].size), np.int32)  # person_class
+    return _deaths_before_starvation_kernel(*arguments, rows[0], rows[1])
 
 
 @kernels.jit
@@ -382,7 +367,7 @@ def _pregnancies_kernel(
                 d += 1
         women[w] = i
         w += survivors[i] & fertile[c] & (due[i] == NOT_PREGNANT)
-        by_group[np.uint32(household_commune[np.uint32(household[i])]), np.uint8(group_of_class[c])] += survivors[i]
+        by_group[kernels.row_commune(i, household, household_commune), np.uint8(group_of_class[c])] += survivors[i]
     return delivering[:d].copy(), women[:w]
 
 

@@ -423,7 +423,7 @@ def _attempts_compiled(
         age = (t - np.int64(birth_month[row])) // 12
         if age < age_min or age > age_max:
             continue
-        commune = np.uint32(household_commune[np.uint32(household[row])])
+        commune = kernels.row_commune(row, household, household_commune)
         if commune_urban[commune]:
             continue
         relative = (onset - reserve[row]) / span
