@@ -397,12 +397,16 @@ def count_by_group_reference(
     n_communes: int,
     n_groups: int,
 ) -> np.ndarray:
-    """Persons (or `weights`, 0/1) per commune and age group, [n_communes, n_groups]: counted per (commune,
-    class) cell, then summed into groups with a one-hot class -> group matrix (numpy reference). A person's
-    commune is their household's."""
-    cell = household_commune[household].astype(np.int64) * N_CLASSES + person_class
-    per_cell = np.bincount(cell, weights=weights, minlength=n_communes * N_CLASSES)
-    return per_cell.reshape(n_communes, N_CLASSES) @ np.eye(n_groups)[group_of_class]
+    """Persons (or `weights`, 0/1) per commune and age group, [n_communes, n_groups] (float64), counted
+    straight into (commune, group) cells. A person's commune is their household's.
+
+    Counted into groups directly rather than per (commune, class) cell and then multiplied by a one-hot
+    class -> group matrix, as before: whole numbers, so the same values, but without a cells-sized array
+    (444 per commune, 10 MB for a province of 3,000 communes, faulted in afresh every month) and a matrix
+    product that woke OpenBLAS's spinning thread (4.5% of the CPU of a full-scale run, measured with perf)."""
+    cell = household_commune[household].astype(np.int64) * n_groups + group_of_class[person_class]
+    counts = np.bincount(cell, weights=weights, minlength=n_communes * n_groups)
+    return counts.astype(np.float64, copy=False).reshape(n_communes, n_groups)
 
 
 class Demography(Module):
