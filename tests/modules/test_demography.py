@@ -135,10 +135,10 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
     assert (counted.sum(axis=1) == np.bincount(commune, weights=alive, minlength=n_communes)).all()
     assert counted.sum() == alive.sum()
     # The same values as counting per (commune, class) cell and summing the cells with a one-hot matrix.
-    per_cell = np.bincount(commune * N_CLASSES + person_class, minlength=n_communes * N_CLASSES)
     one_hot = np.eye(4)[groups]
-    for weights, cells in ((alive, np.bincount(commune * N_CLASSES + person_class, weights=alive)), (None, per_cell)):
-        cells = np.pad(cells, (0, n_communes * N_CLASSES - cells.size)).reshape(n_communes, N_CLASSES)
+    for weights in (alive, None):
+        cell = commune * N_CLASSES + person_class
+        cells = np.bincount(cell, weights=weights, minlength=n_communes * N_CLASSES).reshape(n_communes, N_CLASSES)
         direct = count_by_group_reference(household, household_commune, person_class, weights, groups, n_communes, 4)
         assert direct.dtype == np.float64 and np.array_equal(direct, cells @ one_hot)
 
