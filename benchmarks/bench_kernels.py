@@ -7,10 +7,13 @@
 2. Each kernel alone on the largest province after a year of simulation: the best of several calls of the
    numpy reference against the best of the compiled kernel (already compiled), and their ratio. These are
    warm-cache best cases, kinder to numpy than a run is.
+3. Prefetching: the household sum (`kernels.group_sum`) over a full-scale-sized province whose rows are in
+   household order but for a few percent moved elsewhere (as births and movers leave them between
+   December compactions), with `kernels.prefetch_ahead` against the same loop without it (the baseline).
 
 Usage:
 
-    python benchmarks/bench_kernels.py [--scale 2] [--end 1962-12] [--repeat 7]
+    python benchmarks/bench_kernels.py [--scale 2] [--end 1962-12] [--repeat 7] [--prefetch-rows 23000000]
 """
 
 from __future__ import annotations
@@ -194,12 +197,57 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
     return persons.count, pairs
 
 
+def prefetch_pair(rows: int, moved_share: float) -> tuple[np.ndarray, np.ndarray, int, Callable, Callable]:
+    """A household column of `rows` persons (4.5 per household) in household order but for `moved_share` of
+    rows pointing anywhere, its weights, and the household sum without and with the prefetch."""
+    import numba
+
+    from greatleap.core import kernels
+
+    rng = np.random.default_rng(1959)
+    n_households = int(rows / 4.5)
+    household = np.sort(rng.integers(0, n_households, rows)).astype(np.int32)
+    moved = rng.random(rows) < moved_share
+    household[moved] = rng.integers(0, n_households, np.count_nonzero(moved))
+    weights = rng.random(rows)
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def without_prefetch(group, weights, out):  # `kernels._group_sum`'s loop, less the prefetch
+        out[:] = 0.0
+        for i in range(group.size):
+            out[np.uint32(group[i])] += weights[i]
+        return out
+
+    out = np.empty(n_households)
+    plain = lambda: without_prefetch(household, weights, out)  # noqa: E731
+    prefetched = lambda: kernels._group_sum(household, weights, out)  # noqa: E731
+    if plain().tobytes() != kernels._group_sum(household, weights, np.empty(n_households)).tobytes():
+        raise SystemExit("the prefetch changed a household sum")
+    return household, weights, n_households, plain, prefetched
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=2, help="communes per province (2 = the default sample)")
     parser.add_argument("--end", default="1962-12")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--prefetch-rows", type=int, default=23_000_000, help="rows of the prefetch measure")
+    parser.add_argument("--only-prefetch", action="store_true", help="measure the prefetch only")
     args = parser.parse_args()
+    if not args.only_prefetch:
+        measure_kernels(args)
+    print(f"\nHousehold sums over {args.prefetch_rows:,} rows, best of {args.repeat} calls:")
+    print("| rows moved out of household order | without prefetch ns/row | with prefetch ns/row | speed-up |")
+    print("|---|---|---|---|")
+    for moved_share in (0.0, 0.04, 0.10):
+        household, _, _, plain, prefetched = prefetch_pair(args.prefetch_rows, moved_share)
+        slow, fast = best_seconds(plain, args.repeat), best_seconds(prefetched, args.repeat)
+        per_row = 1e9 / household.size
+        print(f"| {moved_share:.0%} | {slow * per_row:.2f} | {fast * per_row:.2f} | {slow / fast:.2f} |")
+
+
+def measure_kernels(args: argparse.Namespace) -> None:
+    """Sections 1 and 2: whole runs with either backend, and each kernel alone."""
 
     configurations = [("numpy", 1), ("numba", 1), ("numba", 2)]
     runs = [whole_run(args.scale, args.end, backend, threads) for backend, threads in configurations]

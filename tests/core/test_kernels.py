@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -37,6 +38,31 @@ def test_group_sum_is_bincount_byte_for_byte(seed, n, n_groups, dtype):
     expected = np.bincount(group, weights=weights, minlength=n_groups)
     got = kernels.group_sum(group, weights, n_groups)
     assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
+
+
+def test_the_household_sums_prefetch_ahead_and_stay_exact_to_the_last_row():
+    """The kernels that add rows into household-sized arrays ask for the line `PREFETCH_AHEAD` rows ahead
+    (a prefetch in the compiled code), clamped at the last row: a few rows, or rows in scattered order, sum
+    as bincount does."""
+    assert 1 <= kernels.PREFETCH_AHEAD <= 1024
+    group, weights = np.array([3, 0, 3], dtype=np.int32), np.array([0.5, 2.0, 1.25])
+    assert kernels.group_sum(group, weights, 5).tolist() == [2.0, 0.0, 0.0, 1.75, 0.0]
+    table, alive = np.array([1.0, 10.0]), np.array([True, True, False])
+    person_class = np.array([0, 1, 1], dtype=np.int16)
+    assert kernels.class_sum(group, person_class, alive, table, 5).tolist() == [10.0, 0.0, 0.0, 1.0, 0.0]
+    for kernel in (kernels._group_sum, kernels._class_sum):  # compiled afresh: a kernel from the cache has no IR
+        fresh = numba.njit(kernel.py_func)
+        fresh.compile(kernel.signatures[0])
+        (code,) = fresh.inspect_llvm().values()
+        assert "llvm.prefetch" in code, kernel
+    rng = np.random.default_rng(7)
+    n = kernels.PREFETCH_AHEAD * 40
+    scattered = np.sort(rng.integers(0, 9_000, n)).astype(np.int32)
+    moved = rng.random(n) < 0.05
+    scattered[moved] = rng.integers(0, 9_000, np.count_nonzero(moved))
+    weights = weights_of(rng, np.float64, n)
+    expected = np.bincount(scattered, weights=weights, minlength=9_000)
+    assert kernels.group_sum(scattered, weights, 9_000).tobytes() == expected.tobytes()
 
 
 @settings(max_examples=40, deadline=None)  # the first example may compile

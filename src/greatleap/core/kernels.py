@@ -75,6 +75,62 @@ def jit(function: F) -> F:
     return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
 
 
+# How many rows ahead `prefetch_ahead` asks for a household's cache line. The energy balance over a real province
+# in June 1959 (Beijing at 100 communes per province: 5.8 million rows, 3.6% of them out of household order),
+# on the AMD EPYC host: 20.7 ns a row without prefetching, 17.7 with 8 rows ahead, 15.3 with 16, 13.6 with 32,
+# 13.2 with 64, 12.7 with 128, 13.8 with 256.
+PREFETCH_AHEAD = 128
+
+
+def _prefetch_intrinsic():  # pragma: no cover - compiled
+    """`prefetch(values, index)`, compiled: LLVM's prefetch of the cache line holding `values[index]` (a 1-D
+    array, an unsigned or non-negative index), for reading and writing, kept in every cache level. It only
+    asks the memory system: it changes no value, so the kernels' bytes stay those of their numpy references."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, values, index):
+        def codegen(context, builder, signature, args):
+            values_type, index_type = signature.args
+            array = context.make_array(values_type)(context, builder, args[0])
+            position = context.cast(builder, args[1], index_type, types.intp)
+            address = cgutils.get_item_pointer(
+                context, builder, values_type, array, [position], wraparound=False, boundscheck=False
+            )
+            byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            function_type = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+            function = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")
+            # (address, write = 1, locality = 3: keep in all caches, data cache = 1)
+            arguments = [builder.bitcast(address, byte_pointer), *(ir.Constant(i32, v) for v in (1, 3, 1))]
+            builder.call(function, arguments)
+            return context.get_dummy_value()
+
+        return types.void(values, index), codegen
+
+    return prefetch
+
+
+prefetch = _prefetch_intrinsic()
+
+
+@jit
+def prefetch_ahead(values, group, i, width):  # pragma: no cover - compiled
+    """Ask for the cache line of `values[group[i + PREFETCH_AHEAD] * width]`, the entry that row's pass will
+    add to (`width` values per group: 1 for a plain per-household row, 3 for three sums side by side).
+
+    Why: persons are stored household by household after each December's compaction, but during the year
+    births are appended and movers change household in place, so a few percent of the rows point to a
+    household far from their neighbours'. Each such row stalls its pass on a miss in a household-sized array
+    that the processor's prefetcher, following the rows in order, cannot foresee (the energy balance ran at
+    9 ns a row over rows in household order and 20 ns over the same rows as they stood in June 1959). Asking
+    for the line that many rows ahead hides most of the stall."""
+    ahead = min(i + PREFETCH_AHEAD, group.size - 1)
+    prefetch(values, np.uint64(np.uint32(group[ahead])) * np.uint64(width))
+
+
 _reused = threading.local()  # per thread: working arrays kept from one call to the next (see `reusable`)
 
 
@@ -171,6 +227,7 @@ def row_commune(i, household, household_commune):  # pragma: no cover - compiled
 def _group_sum(group, weights, out):  # pragma: no cover - compiled
     out[:] = 0.0
     for i in range(group.size):
+        prefetch_ahead(out, group, i, 1)
         out[np.uint32(group[i])] += weights[i]
     return out
 
@@ -188,8 +245,8 @@ def segment_sum_into(bounds, weights, out):  # pragma: no cover - compiled
 
 def group_sum(group: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
     """Per-group sums of `weights` (float64): `np.bincount(group, weights, minlength=n_groups)`, summed in the
-    same order (so the same bytes), without bincount's extra passes (its range check and weight copy).
-    `group` must lie in [0, n_groups)."""
+    same order (so the same bytes), without bincount's extra passes (its range check and weight copy), each
+    group's line asked for `PREFETCH_AHEAD` rows ahead (`prefetch_ahead`). `group` must lie in [0, n_groups)."""
     if not compiled():
         return np.bincount(group, weights=weights, minlength=n_groups)
     return _group_sum(group, weights, scratch(n_groups))
@@ -225,6 +282,7 @@ def fill_segments(bounds: np.ndarray, out: np.ndarray) -> np.ndarray:
 def _class_sum(group, person_class, alive, table, out):  # pragma: no cover - compiled
     out[:] = 0.0
     for i in range(group.size):
+        prefetch_ahead(out, group, i, 1)
         if alive[i]:
             out[np.uint32(group[i])] += table[np.uint32(person_class[i])]
     return out

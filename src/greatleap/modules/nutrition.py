@@ -308,9 +308,10 @@ def _raised_reserve(i, h, c, alive, reserve, need, claim_of, per_household, mass
 
 def energy_balance_compiled(*arguments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The energy balance compiled with numba (`_energy_balance_kernel`), with its arguments and results those
-    of `energy_balance_reference`. Its three per-household working rows are `kernels.workspace`."""
+    of `energy_balance_reference`. Its three per-household working sums, side by side (one cache line for a
+    household's three), are `kernels.workspace`."""
     n_households = arguments[6].size  # household_food
-    return _energy_balance_kernel(*arguments, kernels.workspace((3, n_households)))
+    return _energy_balance_kernel(*arguments, kernels.workspace((n_households, 3)))
 
 
 @kernels.jit
@@ -343,9 +344,12 @@ def _energy_balance_kernel(
 ):
     """The energy balance compiled with numba: `energy_balance_reference` in three passes over the persons
     (need and household sums; reserves raised and the overflow counted; reserves capped and summed), with
-    the same float32/float64 arithmetic in the same order, so that it gives the same bytes. Three household
-    rows serve in turn (each is summed into its communes, or written out, once read no more): half the
-    memory of a row for each sum, 0.36 GB for Sichuan's households rather than 0.71 GB."""
+    the same float32/float64 arithmetic in the same order, so that it gives the same bytes. Three sums per
+    household serve in turn (each is summed into its communes, or written out, once read no more): half the
+    memory of a row for each sum, 0.36 GB for Sichuan's households rather than 0.71 GB. They lie side by side,
+    and each pass asks for a household's line, and its commune's, `kernels.PREFETCH_AHEAD` rows ahead
+    (`kernels.prefetch_ahead`): over Beijing's rows of June 1959 repeated to a full-scale province's size
+    (52 million), 19.0-23.7 ns a row against 29.7-32.0 without (on a host where both were slow)."""
     one = np.float32(1.0)
     zero = np.float32(0.0)
     n = reserve.size
@@ -354,10 +358,15 @@ def _energy_balance_kernel(
     need = np.empty(n if by_need else 0, dtype=np.float32)  # read again only under `by_need`
     claim = np.empty(n if by_need else 0, dtype=np.float32)
     scratch[:] = 0.0
-    household_need, well_fed, shared_by = scratch[0], scratch[1], scratch[2]  # shared_by: living mass, or claims
+    sums = scratch.reshape(-1)  # (the three sums of household h at 3h, 3h+1, 3h+2)
+    # shared_by: the living mass, or the claims
+    household_need, well_fed, shared_by = scratch[:, 0], scratch[:, 1], scratch[:, 2]
     for i in range(n):
         c = np.uint16(person_class[i])  # unsigned: see kernels.jit
         h = np.uint32(household[i])
+        kernels.prefetch_ahead(sums, household, i, 3)
+        if use_intensity:
+            kernels.prefetch_ahead(household_commune, household, i, 1)
         r = reserve[i]
         hunger = min(max((one - r) * hunger_per_reserve, zero), one)
         bmr = slope_mass[c] * r + base[c]
@@ -390,13 +399,14 @@ def _energy_balance_kernel(
             )
         else:
             per_household[h] = 0.0
-    spare, room = scratch[0], scratch[1]  # in place of the need and the need when well fed, read no more
+    spare, room = scratch[:, 0], scratch[:, 1]  # in place of the need and the need when well fed, read no more
     spare[:] = 0.0
     room[:] = 0.0
     overflowing = False
     for i in range(n):
         c = np.uint16(person_class[i])  # unsigned: see kernels.jit
         h = np.uint32(household[i])
+        kernels.prefetch_ahead(sums, household, i, 3)
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         overflow = max(raised - reserve_max, 0.0) * np.float64(reference_mass[c])
         overflowing |= overflow != 0.0
@@ -415,6 +425,8 @@ def _energy_balance_kernel(
     for i in range(n):
         c = np.uint16(person_class[i])  # unsigned: see kernels.jit
         h = np.uint32(household[i])
+        kernels.prefetch_ahead(sums, household, i, 3)
+        kernels.prefetch_ahead(household_commune, household, i, 1)
         raised = _raised_reserve(i, h, c, alive, reserve, need, claim, per_household, reference_mass, by_need, scale)
         if overflowing:
             raised = raised + extra_per_kg[h]
