@@ -78,7 +78,8 @@ def jit(function: F) -> F:
 # How many rows ahead `prefetch_ahead` asks for a household's cache line. The energy balance over a real province
 # in June 1959 (Beijing at 100 communes per province: 5.8 million rows, 3.6% of them out of household order),
 # on the AMD EPYC host: 20.7 ns a row without prefetching, 17.7 with 8 rows ahead, 15.3 with 16, 13.6 with 32,
-# 13.2 with 64, 12.7 with 128, 13.8 with 256.
+# 13.2 with 64, 12.7 with 128, 13.8 with 256. (numba's disk cache of a kernel in another module that calls
+# `prefetch_ahead` does not see a change here: remove the `__pycache__` folders after changing it.)
 PREFETCH_AHEAD = 128
 
 
