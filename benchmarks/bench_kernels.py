@@ -141,7 +141,11 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
         u,
         dem["death_probability"],
         False,
-        np.float32(0.8),
+        np.float32(by_name["demography"].params.starvation_onset),
+        dem["hazard"],
+        dem["vulnerability"],
+        np.float32(by_name["demography"].params.starvation_onset - by_name["demography"].params.lethal_reserve),
+        by_name["demography"].params.starvation_steepness,
     )
 
     def pregnancy_arguments() -> tuple:

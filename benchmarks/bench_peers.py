@@ -223,6 +223,7 @@ class Outcome:
     setup_seconds: float = 0.0
     seconds: float = 0.0
     starving_rows: int = 0  # greatleap only: rows below the onset of starvation, summed over the months
+    screened_rows: int = 0  # greatleap only: of those, the rows the screen let through to the exact path
     women_rows: int = 0  # greatleap only: women who may conceive, summed over the months
     row_months: int = 0  # greatleap only: rows passed over (living and not yet compacted), summed over the months
 
@@ -237,7 +238,8 @@ class GreatleapCore:
     demography's person states, struct-of-arrays, dead rows marked and compacted in December), the month as
     a few whole-array passes calling greatleap's own code: the kernels `_person_class_compiled` and
     `energy_balance_compiled`, `Demography.decide_deaths` (which runs its own kernels, and numpy's power and
-    expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`, and the `Table`'s births."""
+    expm1 on the starving rows its screen lets through), `pregnancies_compiled` and `conceive_compiled`, and the
+    `Table`'s births."""
 
     def __init__(self, population: dict, rules: Rules, seed: int, months: int) -> None:
         n = population["household"].size
@@ -312,7 +314,8 @@ class GreatleapCore:
         rules, persons = self.rules, self.persons
         alive, reserve = persons.alive, persons.energy_reserve
         self.outcome.starving_rows += int(np.count_nonzero(alive & (reserve < self.onset32)))
-        # greatleap's own death draw (in slices, the starving path compiled; one cell per class here).
+        # greatleap's own death draw (in slices, the starving path screened and compiled; one cell per class).
+        screened_before = rules.demography.screened_rows
         dying, position = rules.demography.decide_deaths(
             self.rng_deaths,
             person_class,
@@ -324,6 +327,7 @@ class GreatleapCore:
             rules.death_probability,
             False,
         )
+        self.outcome.screened_rows += rules.demography.screened_rows - screened_before
         # The uniform splits the dying by cause: starvation where it falls beyond the baseline's share.
         dying_class = person_class[dying]
         baseline = rules.hazard[dying_class]
@@ -392,11 +396,17 @@ GREATLEAP_PASSES: tuple[tuple[str, float, float, str], ...] = (
         "all",
     ),
     (
-        "starving rows: int32 index 4, shortfall 4, numpy power 8, hazard 8, numpy expm1 48, settling 20 (index, "
-        "probability, uniform)",
-        92,
+        "screen of the rows below the onset: int32 index 4 read and 4 written, reserve 4, class 2, uniform 8",
+        22,
         0,
         "starving",
+    ),
+    (
+        "rows the screen lets through: int32 index 4, shortfall 4, numpy power 8, hazard 8, numpy expm1 48, "
+        "settling 20 (index, probability, uniform)",
+        92,
+        0,
+        "screened",
     ),
     ("deliveries and women, one pass: alive 1, due 1, class 2 read; women's index 8 written", 4, 0, "all"),
     ("women who may conceive: index 8, uniform 8 drawn and read, class 2, reserve 4, due 1", 31, 0, "women"),
@@ -1180,8 +1190,10 @@ def performance_doc(report: dict[str, Any]) -> str:
 
 The rules above put a famine on the population: over the year {bound["shares"]["starving"]:.0%} of the rows are
 below the onset of starvation. greatleap computes the starvation hazard over those rows only, as
-`Demography.decide_deaths` does (compiled passes around numpy's float32 power and float64 expm1, which give its
-numpy reference's bytes), while Starsim's numpy runs over every living agent in any case. The same comparison at
+`Demography.decide_deaths` does (a compiled screen keeps the few whose uniform could fall below their
+probability of dying, {bound["shares"]["screened"] / max(bound["shares"]["starving"], 1e-12):.1%} of them here;
+compiled passes around numpy's float32 power and float64 expm1 decide those, which give its numpy reference's
+bytes), while Starsim's numpy runs over every living agent in any case. The same comparison at
 the largest size with the issue's example ration, {light_ration:.0%} of the well-fed need (few starve), measured
 in the same run:
 
@@ -1205,7 +1217,7 @@ in the same run:
     bound_note = (
         "greatleap is far from this bound: its time goes to instructions, not to memory traffic (gathers from the "
         "class tables, float32 arithmetic, the per-household sums in the balance kernel, the uniform draws, "
-        "numpy's power and expm1 on the starving rows, and Python's fixed cost per month at the small sizes)."
+        "the screen of the starving rows, and Python's fixed cost per month at the small sizes)."
         if fraction_of_bound < 0.5
         else "greatleap runs close to this bound: memory traffic, not instructions, limits it."
     )
@@ -1226,8 +1238,8 @@ parameters (`NutritionParams()`, `DemographyParams()`) and the same class tables
 - **greatleap**: greatleap's way: a struct-of-arrays `Table` of persons (household int32, birth month int16,
   sex uint8, alive bool, energy reserve float32, pregnancy due month int8) and greatleap's own code: the
   kernels `_person_class_compiled` and `energy_balance_compiled`, `Demography.decide_deaths` (compiled passes
-  around numpy's power and expm1 on the starving rows), `pregnancies_compiled` and `conceive_compiled`; one
-  thread.
+  around numpy's power and expm1 on the starving rows its screen lets through), `pregnancies_compiled` and
+  `conceive_compiled`; one thread.
 - **mesa**: Mesa {_version("mesa")}, one `mesa.Agent` per person and a plain object per household; the month
   is `Model.step` with `AgentSet.do` (needs, meals) and `AgentSet.shuffle_do` (each person's month).
 - **starsim** / **starsim-nocrn**: Starsim {_version("starsim")}, one `ss.Demographics` module on `ss.People`
@@ -1336,6 +1348,7 @@ def bandwidth_bound(great: dict, bandwidth: dict[str, float]) -> dict[str, Any]:
         "all": 1.0,
         "december": 1.0 / 12.0,
         "starving": great["starving_rows"] / row_months,
+        "screened": great["screened_rows"] / row_months,
         "women": great["women_rows"] / row_months,
     }
     per_household = great["persons"] / great["households"]

@@ -110,9 +110,12 @@ def small_engine():
     return tiny_engine(persons=6_000)
 
 
+STEEPNESS = st.one_of(st.floats(1.0, 8.0), st.integers(1, 8).map(float))  # the parameter's range
+
+
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans())
-def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed, by_commune):
+@given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans(), steepness=STEEPNESS)
+def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed, by_commune, steepness):
     rng = np.random.default_rng(seed)
     engine = small_engine
     shard, demography = engine.shards[0], module(engine, "demography")
@@ -121,15 +124,27 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
     person_class, household = shard.person_class(0), shard.persons.household
     commune, household_commune = shard.person_commune(), shard.households.commune
     alive = rng.random(n) < 0.9
-    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)
+    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)  # down to a shortfall of 1.7: both powers of the screen
     u = rng.random(n)
-    table = rng.random(n_communes * N_CLASSES) * 0.3 if by_commune else tables["death_probability"] * 50
-    arguments = (person_class, household, household_commune, alive, reserve, u, table, by_commune, np.float32(0.8))
+    hazard = rng.random(n_communes * N_CLASSES) * 0.3 if by_commune else tables["hazard"] * 50
+    table = -np.expm1(-hazard)
+    onset, span, vulnerability = np.float32(0.8), np.float32(0.8 - 0.62), tables["vulnerability"]
+    screen = (hazard, vulnerability, span, steepness)
+    arguments = (person_class, household, household_commune, alive, reserve, u, table, by_commune, onset, *screen)
     compiled = deaths_before_starvation_compiled(*arguments)
     reference = deaths_before_starvation_reference(*arguments)
     # The same rows (the compiled lists are int32, numpy's flatnonzero gives int64).
     assert all(np.array_equal(a, b) and a.dtype == np.int32 for a, b in zip(compiled, reference, strict=True))
-    assert compiled[0].size > 0 and compiled[1].size > 0  # some die, some starve
+    assert compiled[0].size > 0 and compiled[1].size > 0  # some die, some may starve
+    # The screen keeps every row below the onset that dies with starvation added, and few others.
+    below = alive & (reserve < onset)
+    cell = commune * N_CLASSES + person_class if by_commune else person_class
+    shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
+    starvation = np.float32(math.log(2.0)) * shortfall ** np.float32(steepness) * vulnerability[person_class]
+    dies_starving = np.flatnonzero(below & (u < -np.expm1(-(hazard[cell] + starvation))))
+    kept = compiled[1]
+    assert dies_starving.size > 0 and np.isin(dies_starving, kept).all() and below[kept].all()
+    assert kept.size < 0.8 * below.sum()
     groups = tables["age_group"]
     counted = count_by_group_reference(household, household_commune, person_class, alive, groups, n_communes, 4)
     assert (counted.sum(axis=1) == np.bincount(commune, weights=alive, minlength=n_communes)).all()
@@ -144,10 +159,18 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans(), slice_rows=st.sampled_from([97, 1000, 1 << 18]))
-def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(small_engine, seed, by_commune, slice_rows):
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    by_commune=st.booleans(),
+    slice_rows=st.sampled_from([97, 1000, 1 << 18]),
+    steepness=STEEPNESS,
+)
+def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(
+    small_engine, seed, by_commune, slice_rows, steepness
+):
     """Who dies and where their uniform falls (which splits them by cause) are the same bytes with the
-    compiled starving path and the numpy reference, whatever the slices the rows are drawn in."""
+    compiled starving path and the numpy reference, whatever the slices the rows are drawn in, and the same
+    as deciding every row directly, without the screen that leaves out the starving who cannot die."""
     from greatleap.core import kernels
     from greatleap.modules import demography as demography_module
 
@@ -164,17 +187,30 @@ def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(small
     hazard = rng.random(n_communes * N_CLASSES) * 0.05 if by_commune else demography.class_tables()["hazard"] * 20
     arguments = (person_class, household, household_commune, alive, reserve, hazard, -np.expm1(-hazard), by_commune)
     decided = {}
-    for backend in ("numba", "numpy"):
-        with kernels.use(backend):
-            previous, demography_module.DEATH_SLICE_ROWS = demography_module.DEATH_SLICE_ROWS, slice_rows
-            try:
-                decided[backend] = demography.decide_deaths(np.random.default_rng(seed), *arguments)
-            finally:
-                demography_module.DEATH_SLICE_ROWS = previous
+    params = demography.params
+    demography.params = params.model_copy(update={"starvation_steepness": steepness})
+    try:
+        for backend in ("numba", "numpy"):
+            with kernels.use(backend):
+                previous, demography_module.DEATH_SLICE_ROWS = demography_module.DEATH_SLICE_ROWS, slice_rows
+                try:
+                    decided[backend] = demography.decide_deaths(np.random.default_rng(seed), *arguments)
+                finally:
+                    demography_module.DEATH_SLICE_ROWS = previous
+        starvation = demography.starvation_hazard(reserve) * demography.class_tables()["vulnerability"][person_class]
+    finally:
+        demography.params = params
     (dying, position), (reference_dying, reference_position) = decided["numba"], decided["numpy"]
     assert dying.tobytes() == reference_dying.tobytes()
     assert position.tobytes() == reference_position.tobytes()
-    starving = alive & (reserve < np.float32(demography.params.starvation_onset))
+    starving = alive & (reserve < np.float32(params.starvation_onset))
+    # Every row decided directly: its cell's probability, or with starvation added below the onset.
+    cell = shard.person_commune() * N_CLASSES + person_class if by_commune else person_class
+    probability = np.where(starving, -np.expm1(-(hazard[cell] + starvation)), -np.expm1(-hazard)[cell])
+    u = np.random.default_rng(seed).random(n)
+    direct = np.flatnonzero(alive & (u < probability))
+    assert dying.tobytes() == direct.tobytes()
+    assert position.tobytes() == (u[direct] / probability[direct]).tobytes()
     assert starving[dying].any() and (~starving[dying]).any()  # the starving and the others both die
     assert alive[dying].all() and ((position >= 0) & (position < 1)).all()
 

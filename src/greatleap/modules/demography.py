@@ -195,6 +195,39 @@ AGE_GROUP_OF_AGE = _age_group_lookup()
 DEATH_SLICE_ROWS = 1 << 18
 
 
+# The screen of the death draw: a starving row can die only if its uniform falls below its probability of
+# dying, 1 - exp(-total) <= total = hazard of its cell + log(2) x shortfall ** steepness x vulnerability. The
+# screen bounds that total from above with operations both paths compute identically in float64: the
+# shortfall raised by repeated multiplication to the whole power that gives a power at least as large
+# (floor(steepness) below a shortfall of 1, ceil(steepness) from 1 up), times a margin far above float32's
+# rounding of the power it stands for, plus an absolute slack for float32's subnormals (a power below
+# 1e-38 rounds with a large relative error). Rows whose uniform is at or above the bound cannot die and are
+# left out of the starving list, so numpy's power and expm1 run only on the few that may: same deaths, same
+# positions, same bytes.
+SCREEN_LOG2 = float(np.float32(math.log(2.0)))
+SCREEN_MARGIN = 1.0 + 1e-5
+SCREEN_SLACK = 1e-30
+
+
+def screen_powers(steepness: float) -> tuple[int, int]:
+    """The whole powers of the screen's bound on shortfall ** `steepness`: below a shortfall of 1 and from 1 up."""
+    return math.floor(steepness), math.ceil(steepness)
+
+
+def starvation_screen_reference(
+    shortfall: np.ndarray, hazard: np.ndarray, vulnerability: np.ndarray, steepness: float
+) -> np.ndarray:
+    """The screen's upper bound on the total hazard of rows with float32 `shortfall`, cell hazard `hazard` and
+    class vulnerability `vulnerability` (numpy reference of the compiled kernel's arithmetic, in its order)."""
+    base = shortfall.astype(np.float64)
+    below_one, from_one = screen_powers(steepness)
+    powered = np.ones_like(base)
+    for _ in range(below_one):
+        powered *= base
+    powered = np.where(base >= 1.0, powered * base if from_one > below_one else powered, powered)
+    return (hazard + SCREEN_LOG2 * powered * vulnerability) * SCREEN_MARGIN + SCREEN_SLACK
+
+
 def deaths_before_starvation_reference(
     person_class: np.ndarray,
     household: np.ndarray,
@@ -205,16 +238,25 @@ def deaths_before_starvation_reference(
     probability_table: np.ndarray,
     by_commune: bool,
     starvation_onset: np.float32,
+    hazard_table: np.ndarray,
+    vulnerability: np.ndarray,
+    span: np.float32,
+    steepness: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rows of those who die this month among the living whose reserve is at or above the onset of
     starvation (the uniform `u` below the death probability of their class, or of their commune and class
-    when `by_commune`; a person's commune is their household's), and the rows of the living below the onset,
-    whose fate the caller decides with starvation added; both sorted (numpy reference of the compiled kernel)."""
+    when `by_commune`; a person's commune is their household's), and the rows of the living below the onset
+    who may die, their uniform below the screen's bound on their hazard with starvation added (see
+    SCREEN_LOG2), whose fate the caller decides; both sorted (numpy reference of the compiled kernel)."""
     commune = household_commune[household]
     cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
-    starving = alive & (reserve < starvation_onset)
-    dies = alive & ~starving & (u < np.take(probability_table, cell))
-    return np.flatnonzero(dies), np.flatnonzero(starving)
+    below = alive & (reserve < starvation_onset)
+    dies = alive & ~below & (u < np.take(probability_table, cell))
+    shortfall = np.maximum((starvation_onset - reserve) / span, np.float32(0.0))
+    bound = starvation_screen_reference(
+        shortfall, np.take(hazard_table, cell), np.take(vulnerability, person_class), steepness
+    )
+    return np.flatnonzero(dies), np.flatnonzero(below & (u < bound))
 
 
 @kernels.jit
@@ -245,11 +287,19 @@ def _deaths_before_starvation_kernel(
     probability_table,
     by_commune,
     starvation_onset,
+    hazard_table,
+    vulnerability,
+    span,
+    steepness,
     dying,
     starving,
 ):  # pragma: no cover - compiled
-    """`deaths_before_starvation_reference` in one pass (compiled), into `dying` and `starving`. The row lists
-    are written branch-free at their running ends, so only the rows they fill are touched."""
+    """`deaths_before_starvation_reference` compiled, into `dying` and `starving`: one pass over the rows
+    writes both lists branch-free at their running ends (only the rows they fill are touched), a second over
+    the rows below the onset keeps, in place, those the screen lets through. The screen in its own pass: at
+    10,000 persons in a famine (57% of the rows below the onset), 5.2 ns a row in all against 6.6 ns with the
+    screen as a branch of the first pass and 7.4 ns computed for every row without a branch (2.3 ns without a
+    screen, when numpy's power then took 9.4 ns a row below the onset)."""
     d = 0
     k = 0
     for i in range(person_class.size):
@@ -259,7 +309,24 @@ def _deaths_before_starvation_kernel(
         d += alive[i] & ~below & (u[i] < probability_table[cell])
         starving[k] = i
         k += below
-    return dying[:d], starving[:k]
+    below_one = np.int64(math.floor(steepness))
+    extra = math.ceil(steepness) > below_one
+    kept = 0
+    for j in range(k):
+        i = np.uint32(starving[j])
+        base = np.float64(max((starvation_onset - reserve[i]) / span, np.float32(0.0)))
+        powered = 1.0
+        for _ in range(below_one):
+            powered *= base
+        if extra and base >= 1.0:
+            powered *= base
+        cell = _cell(i, person_class, household, household_commune, by_commune)
+        bound = (
+            hazard_table[cell] + SCREEN_LOG2 * powered * vulnerability[np.uint32(person_class[i])]
+        ) * SCREEN_MARGIN + SCREEN_SLACK
+        starving[kept] = i
+        kept += u[i] < bound
+    return dying[:d], starving[:kept]
 
 
 @kernels.jit
@@ -415,6 +482,9 @@ class Demography(Module):
     name = "demography"
     Params = DemographyParams
     params: DemographyParams
+    # Rows below the onset of starvation that the screen of the death draw let through to the exact starving
+    # path, summed over this instance's calls (a diagnostic: the benchmarks count the bytes that path moves).
+    screened_rows: int = 0
     states = (
         StateSpec("pregnancy_due_month", "person", STEP, NOT_PREGNANT, "step of the expected birth, if pregnant"),
         StateSpec("population", "commune", "int64", 0, "living persons at the end of the last step"),
@@ -666,7 +736,9 @@ class Demography(Module):
         """Who dies this month (rows, sorted) and where each one's uniform falls within their probability of
         dying (in [0, 1), which splits them by cause). Competing hazards, one uniform per person: everyone's
         hazard is their cell's (class, or commune and class; a person's commune is their household's, looked
-        up in the compiled passes, with no per-person commune array), starvation added below its onset.
+        up in the compiled passes, with no per-person commune array), starvation added below its onset. Of
+        the rows below the onset, only those whose uniform falls below the screen's bound on their hazard
+        (see SCREEN_LOG2) go through the exact starving path: in a famine a few percent of them.
 
         The rows are taken in slices of `DEATH_SLICE_ROWS`: the uniforms and the starving path's float64
         temporaries then stay a few megabytes (at full scale a province has tens of millions of persons), and
@@ -693,7 +765,12 @@ class Demography(Module):
                 probability_table,
                 by_commune,
                 onset,
+                hazard_table,
+                vulnerability,
+                span,
+                p.starvation_steepness,
             )
+            self.screened_rows += starving.size
             if kernels.compiled():
                 # numpy's float32 power and float64 expm1 between three compiled passes over the starving rows:
                 # the same operations as the reference below, without its full-size temporaries, in place in
