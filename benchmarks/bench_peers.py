@@ -1185,15 +1185,16 @@ def performance_doc(report: dict[str, Any]) -> str:
         if mesa_short
         else f"Every implementation ran all {full_months} months at every size (Mesa too: within the budget)."
     )
+    screened_share = bound["shares"]["screened"] / max(bound["shares"]["starving"], 1e-12)
     light = (
         f"""## The workload matters
 
 The rules above put a famine on the population: over the year {bound["shares"]["starving"]:.0%} of the rows are
 below the onset of starvation. greatleap computes the starvation hazard over those rows only, as
 `Demography.decide_deaths` does (a compiled screen keeps the few whose uniform could fall below their
-probability of dying, {bound["shares"]["screened"] / max(bound["shares"]["starving"], 1e-12):.1%} of them here;
-compiled passes around numpy's float32 power and float64 expm1 decide those, which give its numpy reference's
-bytes), while Starsim's numpy runs over every living agent in any case. The same comparison at
+probability of dying, {screened_share:.1%} of them here, and compiled passes around numpy's float32 power and float64
+expm1 decide those, which give its numpy reference's bytes), while Starsim's numpy runs over every living
+agent in any case. The same comparison at
 the largest size with the issue's example ration, {light_ration:.0%} of the well-fed need (few starve), measured
 in the same run:
 
