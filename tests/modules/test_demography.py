@@ -158,6 +158,45 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
         assert direct.dtype == np.float64 and np.array_equal(direct, cells @ one_hot)
 
 
+@pytest.mark.parametrize("steepness", [1.0, 2.5, 4.0, 5.231, 8.0])
+def test_the_screen_keeps_every_row_whose_uniform_falls_just_below_its_probability(small_engine, steepness):
+    """At the edge: every uniform one step below the row's exact probability of dying, no baseline hazard
+    (the starvation hazard alone), shortfalls from 0 to 10 and where numpy's float32 power rounds a tiny or
+    subnormal value up, which the screen's margin and slack are there to cover. Not one such row may be
+    screened out, in either implementation."""
+    shard, demography = small_engine.shards[0], module(small_engine, "demography")
+    p, tables = demography.params, demography.class_tables()
+    onset, span = np.float32(p.starvation_onset), np.float32(p.starvation_onset - p.lethal_reserve)
+    n = shard.persons.count
+    person_class, household, household_commune = (
+        shard.person_class(0),
+        shard.persons.household,
+        shard.households.commune,
+    )
+    edges = np.array([0, 1e-30, 1e-12, 1e-9, 3e-8, 1e-6, 1e-3, 0.3, 0.999999, 1.0, 1.000001, 1.5, 3.0, 10.0])
+    shortfall = np.concatenate([edges, np.geomspace(1e-12, 1.0, 400), np.random.default_rng(1).random(n)])[:n]
+    reserve = (onset - span * shortfall.astype(np.float32)).astype(np.float32)
+    alive = np.ones(n, dtype=bool)
+    hazard = np.zeros(N_CLASSES)  # no baseline: the starvation hazard's own rounding decides
+    vulnerability = tables["vulnerability"]
+    # The exact path's arithmetic (Demography.starvation_hazard on float32 reserves).
+    exact_shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
+    powered = np.power(exact_shortfall, steepness)
+    total = (
+        hazard[person_class] + (np.float32(math.log(2.0)) * powered).astype(np.float64) * vulnerability[person_class]
+    )
+    probability = -np.expm1(-total)
+    below = reserve < onset
+    dies = below & (probability > 0)
+    u = np.where(dies, np.nextafter(probability, 0.0), 0.5)
+    assert (u[dies] < probability[dies]).all() and dies.sum() > 0.9 * below.sum()
+    arguments = (person_class, household, household_commune, alive, reserve, u, -np.expm1(-hazard), False, onset)
+    screen = (hazard, vulnerability, span, steepness)
+    for decide in (deaths_before_starvation_compiled, deaths_before_starvation_reference):
+        kept = decide(*arguments, *screen)[1]
+        assert np.isin(np.flatnonzero(dies), kept).all()
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),

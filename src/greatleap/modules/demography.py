@@ -297,9 +297,10 @@ def _deaths_before_starvation_kernel(
     """`deaths_before_starvation_reference` compiled, into `dying` and `starving`: one pass over the rows
     writes both lists branch-free at their running ends (only the rows they fill are touched), a second over
     the rows below the onset keeps, in place, those the screen lets through. The screen in its own pass: at
-    10,000 persons in a famine (57% of the rows below the onset), 5.2 ns a row in all against 6.6 ns with the
-    screen as a branch of the first pass and 7.4 ns computed for every row without a branch (2.3 ns without a
-    screen, when numpy's power then took 9.4 ns a row below the onset)."""
+    10,000 persons in bench_peers' famine (57% of the rows below the onset in its seventh month), 5.2 ns a
+    row in all against 6.6 ns with the screen as a branch of the first pass and 7.4 ns computed for every
+    row without a branch (2.3 ns without a screen, when numpy's power then took 9.4 ns a row below the
+    onset)."""
     d = 0
     k = 0
     for i in range(person_class.size):
@@ -483,7 +484,8 @@ class Demography(Module):
     Params = DemographyParams
     params: DemographyParams
     # Rows below the onset of starvation that the screen of the death draw let through to the exact starving
-    # path, summed over this instance's calls (a diagnostic: the benchmarks count the bytes that path moves).
+    # path, summed over this instance's calls (a diagnostic: the benchmarks count the bytes that path moves;
+    # unlocked, so shards on several threads may lose counts, which no result reads).
     screened_rows: int = 0
     states = (
         StateSpec("pregnancy_due_month", "person", STEP, NOT_PREGNANT, "step of the expected birth, if pregnant"),
@@ -738,7 +740,7 @@ class Demography(Module):
         hazard is their cell's (class, or commune and class; a person's commune is their household's, looked
         up in the compiled passes, with no per-person commune array), starvation added below its onset. Of
         the rows below the onset, only those whose uniform falls below the screen's bound on their hazard
-        (see SCREEN_LOG2) go through the exact starving path: in a famine a few percent of them.
+        (see SCREEN_LOG2) go through the exact starving path: 0.6% of them in bench_peers' famine.
 
         The rows are taken in slices of `DEATH_SLICE_ROWS`: the uniforms and the starving path's float64
         temporaries then stay a few megabytes (at full scale a province has tens of millions of persons), and
