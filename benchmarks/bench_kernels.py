@@ -130,7 +130,7 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
         np.float32(lp.workdays_per_month),
         households.count,
     )
-    dem = by_name["demography"].class_tables()
+    dem, dem_params = by_name["demography"].class_tables(), by_name["demography"].params
     u = np.random.default_rng(1).random(persons.count)
     deaths_arguments = (
         person_class,
@@ -141,11 +141,11 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
         u,
         dem["death_probability"],
         False,
-        np.float32(by_name["demography"].params.starvation_onset),
+        np.float32(dem_params.starvation_onset),
         dem["hazard"],
         dem["vulnerability"],
-        np.float32(by_name["demography"].params.starvation_onset - by_name["demography"].params.lethal_reserve),
-        by_name["demography"].params.starvation_steepness,
+        np.float32(dem_params.starvation_onset - dem_params.lethal_reserve),
+        dem_params.starvation_steepness,
     )
 
     def pregnancy_arguments() -> tuple:

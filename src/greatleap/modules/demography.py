@@ -209,22 +209,19 @@ SCREEN_MARGIN = 1.0 + 1e-5
 SCREEN_SLACK = 1e-30
 
 
-def screen_powers(steepness: float) -> tuple[int, int]:
-    """The whole powers of the screen's bound on shortfall ** `steepness`: below a shortfall of 1 and from 1 up."""
-    return math.floor(steepness), math.ceil(steepness)
-
-
 def starvation_screen_reference(
     shortfall: np.ndarray, hazard: np.ndarray, vulnerability: np.ndarray, steepness: float
 ) -> np.ndarray:
     """The screen's upper bound on the total hazard of rows with float32 `shortfall`, cell hazard `hazard` and
     class vulnerability `vulnerability` (numpy reference of the compiled kernel's arithmetic, in its order)."""
     base = shortfall.astype(np.float64)
-    below_one, from_one = screen_powers(steepness)
+    below_one = math.floor(steepness)  # the whole powers, as the kernel takes them
+    extra = math.ceil(steepness) > below_one
     powered = np.ones_like(base)
     for _ in range(below_one):
         powered *= base
-    powered = np.where(base >= 1.0, powered * base if from_one > below_one else powered, powered)
+    if extra:
+        powered = np.where(base >= 1.0, powered * base, powered)
     return (hazard + SCREEN_LOG2 * powered * vulnerability) * SCREEN_MARGIN + SCREEN_SLACK
 
 
