@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from greatleap.modules import nutrition as nutrition_module
 from greatleap.modules.nutrition import (
     BALANCE_TABLES,
     energy_balance_compiled,
@@ -134,6 +135,32 @@ def test_compiled_energy_balance_gives_the_reference_bytes(
     """Hungry and full households, the dead, both sharing rules, with and without work intensity, persons in
     household order or shuffled (as births and movers leave them between compactions, where the kernel
     prefetches): the kernel's reserves and household sums equal the numpy reference's, byte for byte."""
+    compare_energy_balances(balance_engine, seed, by_need, with_intensity, food_scale, shuffled)
+
+
+@pytest.mark.parametrize(
+    ("by_need", "food_scale", "deferred"),
+    [(False, 0.3, "none"), (False, 0.8, "listed"), (False, 2.0, "scanned"), (True, 1.0, "scanned")],
+)
+def test_the_energy_balance_defers_the_rows_of_households_with_an_overflow_to_share(
+    balance_engine, by_need, food_scale, deferred
+):
+    """The kernel settles at once the rows of households where no member can rise above the ceiling while
+    another stays below it, and defers the others' rows: to a list while it has room (an eighth of the rows
+    and 1,024), else found again by a scan. Each way gives the reference's bytes."""
+    n = balance_engine.shards[0].persons.count
+    before = nutrition_module.deferred_rows
+    compare_energy_balances(balance_engine, 7, by_need, True, food_scale, True)
+    rows = nutrition_module.deferred_rows - before
+    room = n // 8 + 1024
+    assert {"none": rows == 0, "listed": 0 < rows <= room, "scanned": rows > room}[deferred], rows
+    if by_need:
+        assert rows == n  # every household is flagged: its members' gains differ
+
+
+def compare_energy_balances(balance_engine, seed, by_need, with_intensity, food_scale, shuffled):
+    """Run the compiled and the reference energy balance on the same random reserves, food and deaths, and
+    assert the same bytes."""
     rng = np.random.default_rng(seed)
     shard = balance_engine.shards[0]
     nutrition = module(balance_engine, "nutrition")
@@ -144,7 +171,9 @@ def test_compiled_energy_balance_gives_the_reference_bytes(
     person_class, household = shard.person_class(0)[order], persons.household[order]
     reserve = np.where(rng.random(n) < 0.5, 1.0, rng.uniform(0.5, 1.0, n)).astype(np.float32)
     alive = rng.random(n) < 0.95
-    food = households.need_kcal_per_day * rng.uniform(0.0, food_scale, households.count)
+    # Food around the members' need when well fed (the need column is not set in a tiny engine before its step).
+    well_fed_need = shard.class_sum_by_household(tables["need_well_fed"], 0)
+    food = well_fed_need * rng.uniform(0.0, food_scale, households.count)
     intensity = rng.uniform(0.5, 2.0, shard.communes.count).astype(np.float32) if with_intensity else np.zeros(0)
 
     def balance(function):
