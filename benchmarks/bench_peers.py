@@ -60,6 +60,7 @@ from greatleap.core.data import age_sex_1953
 from greatleap.core.io import write_text_atomic
 from greatleap.core.state import Table
 from greatleap.core.world import MAX_AGE, WORLD_STATES, _person_class_compiled
+from greatleap.modules import nutrition as nutrition_module
 from greatleap.modules.demography import NOT_PREGNANT, Demography, conceive_compiled, pregnancies_compiled
 from greatleap.modules.nutrition import (
     BALANCE_TABLES,
@@ -224,6 +225,7 @@ class Outcome:
     seconds: float = 0.0
     starving_rows: int = 0  # greatleap only: rows below the onset of starvation, summed over the months
     screened_rows: int = 0  # greatleap only: of those, the rows the screen let through to the exact path
+    deferred_rows: int = 0  # greatleap only: rows the energy balance deferred to its third pass
     women_rows: int = 0  # greatleap only: women who may conceive, summed over the months
     row_months: int = 0  # greatleap only: rows passed over (living and not yet compacted), summed over the months
 
@@ -284,6 +286,7 @@ class GreatleapCore:
             np.empty(persons.count, dtype=np.int16),
         )
         # Each phase in the thread's workspace, as greatleap's engine runs them (its working arrays reused).
+        deferred_before = nutrition_module.deferred_rows
         with kernels.phase_workspace():
             energy_balance_compiled(
                 person_class,
@@ -304,6 +307,7 @@ class GreatleapCore:
                 self.commune_bounds,
                 self.need_well_fed,
             )
+        self.outcome.deferred_rows += nutrition_module.deferred_rows - deferred_before
         with kernels.phase_workspace():
             self.demography(t, person_class)
         if t % 12 == 11:  # December: greatleap's engine drops the dead rows and restores household order
@@ -385,10 +389,26 @@ class GreatleapCore:
 # the run), or all rows one month in twelve.
 GREATLEAP_PASSES: tuple[tuple[str, float, float, str], ...] = (
     ("person class: birth month 2, sex 1, household 4 read, class 2 written", 9, 4, "all"),
-    ("balance pass 1: class 2, household 4, reserve 4, alive 1 read; 3 sums r/w", 11, 48, "all"),
-    ("balance per household: food, need, mass read, share written; 8 arrays zeroed", 0, 32 + 64, "all"),
-    ("balance pass 2: class, household, alive, reserve read; share read, overflow and room r/w", 11, 40, "all"),
-    ("balance pass 3: pass 2's reads, reserve written; reserve sum, undernourished r/w", 15, 40, "all"),
+    ("balance pass 1: class 2, household 4, reserve 4, alive 1 read; 4 sums r/w", 11, 64, "all"),
+    (
+        "balance per household: 4 sums zeroed, extremes set; food and the sums read; planning need and 4 rows written",
+        0,
+        32 + 8 + 8 + 32 + 4 + 32,
+        "all",
+    ),
+    (
+        "balance pass 2: class 2, household 4, alive 1, reserve 4 read and 4 written; share and flag read, a sum "
+        "r/w, commune 4 read",
+        15,
+        36,
+        "all",
+    ),
+    (
+        "balance pass 3, rows deferred: int32 index 4, pass 2's 15; their household's share, flag, overflow and sum 32",
+        51,
+        0,
+        "deferred",
+    ),
     (
         "death draw, slice by slice: uniform 8 drawn and read, class 2, household 4, alive 1, reserve 4 read",
         27,
@@ -1350,6 +1370,7 @@ def bandwidth_bound(great: dict, bandwidth: dict[str, float]) -> dict[str, Any]:
         "december": 1.0 / 12.0,
         "starving": great["starving_rows"] / row_months,
         "screened": great["screened_rows"] / row_months,
+        "deferred": great["deferred_rows"] / row_months,
         "women": great["women_rows"] / row_months,
     }
     per_household = great["persons"] / great["households"]

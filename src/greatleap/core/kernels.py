@@ -120,7 +120,7 @@ prefetch = _prefetch_intrinsic()
 @jit
 def prefetch_ahead(values, group, i, width):  # pragma: no cover - compiled
     """Ask for the cache line of `values[group[i + PREFETCH_AHEAD] * width]`, the entry that row's pass will
-    add to (`width` values per group: 1 for a plain per-household row, 3 for three sums side by side).
+    add to (`width` values per group: 1 for a plain per-household row, 4 for four sums side by side).
 
     Why: persons are stored household by household after each December's compaction, but during the year
     births are appended and movers change household in place, so a few percent of the rows point to a
