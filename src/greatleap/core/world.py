@@ -295,17 +295,43 @@ class ProvinceShard:
         return bounds  # type: ignore[return-value]
 
     def household_members(self) -> np.ndarray:
-        """Living members of every household, cached until rows change or someone dies (demography calls
-        `forget_members` after the month's deaths). Several modules need it every month."""
-        key = ("household_members", self.persons.version)
+        """Living members of every household (float64), cached while the person rows stay as they are; those
+        who die, leave, move or are born keep it current (`members_moved`). Several modules need it every
+        month."""
+        members = self.current_members()
+        if members is None:
+            members = self.sum_by_household(self.persons.alive)
+            self.extra["household_members"] = (("household_members", self.persons.version), members)
+        return members
+
+    def current_members(self) -> np.ndarray | None:
+        """The cached living members per household if they still count the rows as they are, else None: taken
+        before a change that adds rows (which makes the cache stale), to hand to `members_moved` after it."""
         cached = self.extra.get("household_members")
-        if cached is None or cached[0] != key:
-            cached = (key, self.sum_by_household(self.persons.alive))
-            self.extra["household_members"] = cached
-        return cached[1]  # type: ignore[return-value]
+        if cached is None or cached[0] != ("household_members", self.persons.version):
+            return None
+        return cached[1]  # type: ignore[no-any-return]
+
+    def members_moved(
+        self, members: np.ndarray | None, left: np.ndarray | None = None, joined: np.ndarray | None = None
+    ) -> None:
+        """Keep the household members counted after living persons left the households `left` (one entry
+        each: they died, left the province or moved; their households before the move) and joined the
+        households `joined` (born, arrived, moved or copied in): `members` is `current_members()` as it was
+        before the change, counted up and down in place and kept as current. The counts are whole numbers,
+        so they equal a recount byte for byte, without its pass over every person (a province's full-scale
+        flight needed one after every month's deaths). With `members` None the cache is dropped."""
+        if members is None:
+            self.forget_members()
+            return
+        if left is not None and left.size:
+            np.subtract.at(members, left, 1.0)
+        if joined is not None and joined.size:
+            np.add.at(members, joined, 1.0)
+        self.extra["household_members"] = (("household_members", self.persons.version), members)
 
     def forget_members(self) -> None:
-        """Drop the cached household members (after deaths, which change `alive` without adding rows)."""
+        """Drop the cached household members."""
         self.extra.pop("household_members", None)
 
     def per_commune(self, per_household: np.ndarray) -> np.ndarray:
@@ -407,19 +433,24 @@ class ProvinceShard:
         member = order[start[copy_family[pair_copy]] + within]  # index into movers
         household = host[pair_copy]
         # The first copy of each arriving mover moves in place; further copies are appended.
+        members = self.current_members()
+        left = persons.household[movers[persons.alive[movers]]]
         is_first = first_copy[pair_copy]
         persons.household[movers[member[is_first]]] = household[is_first].astype(np.int32)
         persons.alive[movers[copies[family] == 0]] = False
         new = persons.add_copies(movers[member[~is_first]])
         persons.household[new] = household[~is_first].astype(np.int32)
+        moved_in = np.r_[movers[member[is_first]], np.arange(new.start, new.stop)]
+        self.members_moved(members, left=left, joined=persons.household[moved_in[persons.alive[moved_in]]])
         arrived_at = destination[copy_family[pair_copy]]
         for name, share in shares.items():
             column = households.column(name)
             np.add.at(column, household, share[member].astype(column.dtype))
             received[name] = np.bincount(arrived_at, weights=share[member], minlength=communes.count)
+        members = self.current_members()
         persons.touch()  # communes changed: cached gathers are stale
-        self.forget_members()
-        arrived = np.r_[movers[member[is_first]], np.arange(new.start, new.stop)]
+        self.members_moved(members)
+        arrived = moved_in
         return arrived.astype(np.int64), received
 
     def person_class(self, t: int) -> np.ndarray:

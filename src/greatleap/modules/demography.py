@@ -660,7 +660,7 @@ class Demography(Module):
             cumulative = cumulative + share
         starved_rows = cause_of["starvation"]
         persons.alive[dying] = False
-        shard.forget_members()
+        shard.members_moved(shard.current_members(), left=household[dying])
         survivors = alive
         survivors[dying] = False
 
@@ -698,7 +698,9 @@ class Demography(Module):
         n_births = delivering.size
         if n_births:
             girl = ctx.rng("births").random(n_births) < 1.0 / (1.0 + p.sex_ratio_at_birth)
+            members = shard.current_members()
             new = persons.add_offspring(delivering)  # household and inherited states from the mother
+            shard.members_moved(members, joined=persons.household[new])
             persons.birth_month[new] = t
             persons.sex[new] = girl
 

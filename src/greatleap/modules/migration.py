@@ -330,7 +330,7 @@ class Migration(Module):
         rows["family"] = family
         ctx.nation.outbox[shard.code] = rows
         persons.alive[leavers] = False  # not a death: the person lives on in another province
-        shard.forget_members()
+        shard.members_moved(shard.current_members(), left=persons.household[leavers])
 
     def step_nation(self, nation: Nation, ctx: StepContext) -> None:
         """Route the persons posted this month: each to another province, drawn by the provinces' pull."""
@@ -364,8 +364,10 @@ class Migration(Module):
             origin_weight[family] = rows.pop("origin_weight")
             shares = {key.split(":", 1)[1]: rows.pop(key) for key in list(rows) if key.startswith("carried:")}
             rows.pop("household")  # an index into the origin's tables: meaningless here
+            members = shard.current_members()
             new = persons.add_rows(rows)
             persons.household[new] = 0  # until resettled (a row that leaves no copy keeps a valid index)
+            shard.members_moved(members, joined=persons.household[new][persons.alive[new]])
             movers = np.arange(new.start, new.stop)
             rng = ctx.rng("arrival")
             destination = draw_destinations(rng, self.pull(shard), np.full(origin_weight.size, -1))
