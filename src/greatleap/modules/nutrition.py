@@ -449,8 +449,8 @@ def _energy_balance_kernel(
             )
         else:
             per_household[h] = 0.0
-        # A living member's reserve rises by per_household[h] * scale at most (rounded up or down alike for
-        # every member: the highest stays highest); a dead row's not at all.
+        # Under equal loss a living member's reserve moves by per_household[h] * scale (the sum rounded alike
+        # for every member: the highest raised stays the highest, the lowest the lowest); a dead row's stays.
         gain = per_household[h] * scale
         highest, lowest = np.float64(extremes[8 * h + 6]), np.float64(extremes[8 * h + 7])
         top = highest + gain if gain > 0 else highest
