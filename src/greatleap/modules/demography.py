@@ -700,7 +700,7 @@ class Demography(Module):
             girl = ctx.rng("births").random(n_births) < 1.0 / (1.0 + p.sex_ratio_at_birth)
             members = shard.current_members()
             new = persons.add_offspring(delivering)  # household and inherited states from the mother
-            shard.members_moved(members, joined=persons.household[new])
+            shard.members_moved(members, joined=persons.household[new][persons.alive[new]])
             persons.birth_month[new] = t
             persons.sex[new] = girl
 
