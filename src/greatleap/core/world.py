@@ -440,6 +440,7 @@ class ProvinceShard:
         persons.alive[movers[copies[family] == 0]] = False
         new = persons.add_copies(movers[member[~is_first]])
         persons.household[new] = household[~is_first].astype(np.int32)
+        persons.touch()  # communes changed: cached gathers are stale
         moved_in = np.r_[movers[member[is_first]], np.arange(new.start, new.stop)]
         self.members_moved(members, left=left, joined=persons.household[moved_in[persons.alive[moved_in]]])
         arrived_at = destination[copy_family[pair_copy]]
@@ -447,11 +448,7 @@ class ProvinceShard:
             column = households.column(name)
             np.add.at(column, household, share[member].astype(column.dtype))
             received[name] = np.bincount(arrived_at, weights=share[member], minlength=communes.count)
-        members = self.current_members()
-        persons.touch()  # communes changed: cached gathers are stale
-        self.members_moved(members)
-        arrived = moved_in
-        return arrived.astype(np.int64), received
+        return moved_in.astype(np.int64), received
 
     def person_class(self, t: int) -> np.ndarray:
         """Every person's class at step `t`: (age in years * 2 + sex) * 2 + urban, cached for the month. The
