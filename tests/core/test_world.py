@@ -234,16 +234,44 @@ def test_december_compaction_drops_the_dead_and_restores_household_order():
         assert row + 1 == persons.count or household[row + 1] != household[row]
 
 
+def test_household_members_are_kept_between_stretches_in_a_byte_only_when_every_count_fits():
+    """Leaving a stretch, a province keeps its members counted in one byte a household and the next stretch
+    expands them to the same float64 counts; a count above 255 (or a change of the rows) means a recount."""
+    shard = build_province(province("NX"), WorldParams(), "sample", seed=3)
+    counted = shard.household_members().copy()
+    shard.release_caches()
+    assert shard.extra["household_members_kept"][1].dtype == np.uint8
+    assert shard.current_members().tobytes() == counted.tobytes()
+    assert "household_members_kept" not in shard.extra  # expanded, the one copy is the float64 cache
+    shard.household_members()[0] = 256.0  # not a count a byte holds: not kept
+    shard.release_caches()
+    assert shard.current_members() is None
+    assert shard.household_members().tobytes() == counted.tobytes()  # recounted
+    shard.release_caches()
+    shard.persons.touch()  # rows changed: the kept counts are stale
+    assert shard.current_members() is None
+
+
 def test_household_members_kept_through_deaths_births_and_moves_equal_a_recount():
     """Deaths, births, flight within and between provinces and recruitment keep the cached living members per
     household counted up and down (`members_moved`) rather than dropped: after every province phase of a run
     through the famine, a cache still held equals a fresh recount byte for byte, and it is held through the
-    month's deaths into the flight that takes each mover's share of their household."""
+    month's deaths into the flight that takes each mover's share of their household. Kept in a byte a household
+    between stretches and through December's compaction, the members are counted once per province, at the
+    start, and never again."""
+    from greatleap.core.world import ProvinceShard
     from greatleap.scenario import Scenario
     from greatleap.sim import build_engine
 
     engine = build_engine(Scenario.load("historical", ["run.scale=2", 'run.end="1960-06"']), codes=["AH", "GS", "SC"])
     checked = {"phases": 0, "rows_arrived": 0, "demography": 0, "recruitment": 0, "migration: flight": 0}
+    recounts = []
+    household_members = ProvinceShard.household_members
+
+    def counting_recounts(shard):
+        if shard.current_members() is None:
+            recounts.append((shard.code, engine.t))
+        return household_members(shard)
 
     def checking(phase_name: str, step):
         def step_and_check(shard, ctx):
@@ -263,7 +291,10 @@ def test_household_members_kept_through_deaths_births_and_moves_equal_a_recount(
         if phase.scope == "province":
             bound = phase.callable()
             setattr(phase.module, phase.method or "step", checking(phase.name, bound))
-    engine.run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProvinceShard, "household_members", counting_recounts)
+        engine.run()
+    assert recounts == []  # counted at the build (before the run), kept through 3 Decembers' compactions
     assert checked["rows_arrived"] > 0  # rows posted between provinces arrived (added, then resettled)
     assert checked["demography"] == 3 * engine.calendar.n_months  # deaths and births kept the count: no recount
     assert checked["migration: flight"] == 3 * engine.calendar.n_months  # kept through resettling the movers

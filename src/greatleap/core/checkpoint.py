@@ -27,14 +27,14 @@ from greatleap.core.engine import Engine
 from greatleap.core.errors import ConfigError
 from greatleap.core.io import atomic_path, write_text_atomic
 from greatleap.core.state import Table
-from greatleap.core.world import PERSON_CACHES
+from greatleap.core.world import KEPT_MEMBERS, PERSON_CACHES
 from greatleap.version import __version__
 
 FOLDER = "checkpoint"
 INDEX = "checkpoint.json"
 # What `ProvinceShard.extra` caches (the per-person caches and the household bounds): pure functions of the
 # state, recomputed after a resume.
-CACHE_KEYS = frozenset({*PERSON_CACHES, "household_bounds"})
+CACHE_KEYS = frozenset({*PERSON_CACHES, KEPT_MEMBERS, "household_bounds"})
 SHARD_DICTS = ("labour_claims", "labour_granted", "hazards")
 
 
