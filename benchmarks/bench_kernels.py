@@ -131,18 +131,15 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
         households.count,
     )
     dem, dem_params = by_name["demography"].class_tables(), by_name["demography"].params
-    u = np.random.default_rng(1).random(persons.count)
     deaths_arguments = (
         person_class,
         persons.household,
         households.commune,
         persons.alive,
         persons.energy_reserve,
-        u,
-        dem["death_probability"],
+        dem["hazard"],
         False,
         np.float32(dem_params.starvation_onset),
-        dem["hazard"],
         dem["vulnerability"],
         np.float32(dem_params.starvation_onset - dem_params.lethal_reserve),
         dem_params.starvation_steepness,
@@ -177,9 +174,9 @@ def kernel_pairs(scale: int) -> tuple[int, list[tuple[str, Callable, Callable]]]
             lambda: labour.days_on_offer_compiled(*days_arguments),
         ),
         (
-            "deaths before starvation",
-            lambda: demography.deaths_before_starvation_reference(*deaths_arguments),
-            lambda: demography.deaths_before_starvation_compiled(*deaths_arguments),
+            "the death draw's line of hazards",
+            lambda: demography.hazard_line_reference(*deaths_arguments),
+            lambda: demography.hazard_line_compiled(*deaths_arguments),
         ),
         (
             "births, women who may conceive, counts by age group",

@@ -24,9 +24,12 @@ DemographyParams(), and its class tables):
    falls with hunger; the household's fixed ration minus the members' summed need, per kg of the living
    members' reference mass, moves every member's reserve by the same amount (days / 7000 kcal per kg);
    nobody stores above 1, the overflow goes to the members below it;
-3. deaths: one uniform u per living person; hazard = baseline(class) + starvation, the starvation hazard
-   ln 2 * ((0.78 - reserve) / (0.78 - 0.62))^4 * vulnerability(class) below the onset 0.78; death if
-   u < 1 - exp(-hazard); the cause is starvation when u / p(death) >= baseline / hazard;
+3. deaths: hazard = baseline(class) + starvation, the starvation hazard
+   ln 2 * ((0.78 - reserve) / (0.78 - 0.62))^4 * vulnerability(class) below the onset 0.78; each living
+   person dies with probability p = 1 - exp(-hazard), independently, of starvation with probability
+   starvation / hazard given death (Mesa and Starsim: one uniform u per living person, death if u < p, of
+   starvation when u / p >= baseline / hazard; greatleap: `Demography.decide_deaths`, points of a Poisson
+   process along the hazards laid end to end, and where a death falls within p);
 4. births: living women due this month give birth to one child, in their household, with their reserve,
    a girl with probability 1 / (1 + 1.06); pregnancies of women who died end;
 5. conception: living women of a fertile class who are not pregnant conceive with the class's monthly
@@ -113,7 +116,6 @@ class Rules:
     kcal_per_kg_tissue: float
     reserve_max: float
     hazard: np.ndarray
-    death_probability: np.ndarray
     vulnerability: np.ndarray
     asfr: np.ndarray
     conception: np.ndarray
@@ -148,7 +150,6 @@ class Rules:
             kcal_per_kg_tissue=np_.kcal_per_kg_tissue,
             reserve_max=np_.reserve_max,
             hazard=d["hazard"],
-            death_probability=d["death_probability"],
             vulnerability=d["vulnerability"],
             asfr=d["asfr"],
             conception=d["conception"],
@@ -224,7 +225,8 @@ class Outcome:
     setup_seconds: float = 0.0
     seconds: float = 0.0
     starving_rows: int = 0  # greatleap only: rows below the onset of starvation, summed over the months
-    screened_rows: int = 0  # greatleap only: of those, the rows the screen let through to the exact path
+    candidate_rows: int = 0  # greatleap only: rows a point of the death draw fell on
+    starving_candidate_rows: int = 0  # greatleap only: of those, the rows below the onset (numpy's power)
     deferred_rows: int = 0  # greatleap only: rows the energy balance deferred to its third pass
     women_rows: int = 0  # greatleap only: women who may conceive, summed over the months
     row_months: int = 0  # greatleap only: rows passed over (living and not yet compacted), summed over the months
@@ -239,9 +241,9 @@ class GreatleapCore:
     """The core done greatleap's way: one greatleap `Table` of persons (the world's, nutrition's and
     demography's person states, struct-of-arrays, dead rows marked and compacted in December), the month as
     a few whole-array passes calling greatleap's own code: the kernels `_person_class_compiled` and
-    `energy_balance_compiled`, `Demography.decide_deaths` (which runs its own kernels, and numpy's power and
-    expm1 on the starving rows its screen lets through), `pregnancies_compiled` and `conceive_compiled`, and the
-    `Table`'s births."""
+    `energy_balance_compiled`, `Demography.decide_deaths` (a compiled line of hazards, about one draw per
+    death, numpy's power and expm1 on the rows the draws fall on), `pregnancies_compiled` and
+    `conceive_compiled`, and the `Table`'s births."""
 
     def __init__(self, population: dict, rules: Rules, seed: int, months: int) -> None:
         n = population["household"].size
@@ -318,9 +320,10 @@ class GreatleapCore:
         rules, persons = self.rules, self.persons
         alive, reserve = persons.alive, persons.energy_reserve
         self.outcome.starving_rows += int(np.count_nonzero(alive & (reserve < self.onset32)))
-        # greatleap's own death draw (in slices, the starving path screened and compiled; one cell per class).
-        screened_before = rules.demography.screened_rows
-        dying, position = rules.demography.decide_deaths(
+        # greatleap's own death draw (in slices: a compiled line of hazards, points on it; one cell per class).
+        demography = rules.demography
+        candidates_before = demography.candidate_rows, demography.starving_candidate_rows
+        dying, position = demography.decide_deaths(
             self.rng_deaths,
             person_class,
             persons.household,
@@ -328,11 +331,11 @@ class GreatleapCore:
             alive,
             reserve,
             rules.hazard,
-            rules.death_probability,
             False,
         )
-        self.outcome.screened_rows += rules.demography.screened_rows - screened_before
-        # The uniform splits the dying by cause: starvation where it falls beyond the baseline's share.
+        self.outcome.candidate_rows += demography.candidate_rows - candidates_before[0]
+        self.outcome.starving_candidate_rows += demography.starving_candidate_rows - candidates_before[1]
+        # Where a death falls within its probability splits the dying by cause: starvation beyond the baseline's share.
         dying_class = person_class[dying]
         baseline = rules.hazard[dying_class]
         starvation = rules.demography.starvation_hazard(reserve[dying]) * rules.vulnerability[dying_class]
@@ -410,24 +413,19 @@ GREATLEAP_PASSES: tuple[tuple[str, float, float, str], ...] = (
         "deferred",
     ),
     (
-        "death draw, slice by slice: uniform 8 drawn and read, class 2, household 4, alive 1, reserve 4 read",
-        27,
+        "death draw, slice by slice: class 2, household 4, alive 1, reserve 4 read; the line of hazards 8 written",
+        19,
         0,
         "all",
     ),
     (
-        "screen of the rows below the onset: int32 index 4 read and 4 written, reserve 4, class 2, uniform 8",
-        22,
+        "rows a point falls on: the point 8 drawn, summed and read, its row 8 (a search of the line, in cache), "
+        "its stretch 8, class 2, reserve 4, hazard 8; the first-point mask 1, the decision 1, numpy expm1 32",
+        72,
         0,
-        "starving",
+        "candidates",
     ),
-    (
-        "rows the screen lets through: int32 index 4, shortfall 4, numpy power 8, hazard 8, numpy expm1 48, "
-        "settling 20 (index, probability, uniform)",
-        92,
-        0,
-        "screened",
-    ),
+    ("of those, the rows below the onset: shortfall 4, power 4, starvation hazard 8", 16, 0, "starving candidates"),
     ("deliveries and women, one pass: alive 1, due 1, class 2 read; women's index 8 written", 4, 0, "all"),
     ("women who may conceive: index 8, uniform 8 drawn and read, class 2, reserve 4, due 1", 31, 0, "women"),
     (
@@ -1205,16 +1203,16 @@ def performance_doc(report: dict[str, Any]) -> str:
         if mesa_short
         else f"Every implementation ran all {full_months} months at every size (Mesa too: within the budget)."
     )
-    screened_share = bound["shares"]["screened"] / max(bound["shares"]["starving"], 1e-12)
+    candidate_share = bound["shares"]["starving candidates"] / max(bound["shares"]["starving"], 1e-12)
     light = (
         f"""## The workload matters
 
 The rules above put a famine on the population: over the year {bound["shares"]["starving"]:.0%} of the rows are
-below the onset of starvation. greatleap computes the starvation hazard over those rows only, as
-`Demography.decide_deaths` does (a compiled screen keeps the few whose uniform could fall below their
-probability of dying, {screened_share:.1%} of them here, and compiled passes around numpy's float32 power and float64
-expm1 decide those, which give its numpy reference's bytes), while Starsim's numpy runs over every living
-agent in any case. The same comparison at
+below the onset of starvation. greatleap computes the exact starvation hazard only for the rows a point of its
+death draw falls on, as `Demography.decide_deaths` does (a compiled pass lays a bound on every row's hazard
+end to end, a Poisson process of rate 1 on that line draws about one number per death, and numpy's float32
+power and float64 expm1 decide the rows the points fall on: {candidate_share:.1%} of the starving rows here),
+while Starsim's numpy runs over every living agent in any case. The same comparison at
 the largest size with the issue's example ration, {light_ration:.0%} of the well-fed need (few starve), measured
 in the same run:
 
@@ -1237,8 +1235,8 @@ in the same run:
     fraction_of_bound = rate(great) / bound["bound"]
     bound_note = (
         "greatleap is far from this bound: its time goes to instructions, not to memory traffic (gathers from the "
-        "class tables, float32 arithmetic, the per-household sums in the balance kernel, the uniform draws, "
-        "the screen of the starving rows, and Python's fixed cost per month at the small sizes)."
+        "class tables, float32 arithmetic, the per-household sums in the balance kernel, the running sum of the "
+        "hazards, and Python's fixed cost per month at the small sizes)."
         if fraction_of_bound < 0.5
         else "greatleap runs close to this bound: memory traffic, not instructions, limits it."
     )
@@ -1258,9 +1256,9 @@ parameters (`NutritionParams()`, `DemographyParams()`) and the same class tables
 
 - **greatleap**: greatleap's way: a struct-of-arrays `Table` of persons (household int32, birth month int16,
   sex uint8, alive bool, energy reserve float32, pregnancy due month int8) and greatleap's own code: the
-  kernels `_person_class_compiled` and `energy_balance_compiled`, `Demography.decide_deaths` (compiled passes
-  around numpy's power and expm1 on the starving rows its screen lets through), `pregnancies_compiled` and
-  `conceive_compiled`; one thread.
+  kernels `_person_class_compiled` and `energy_balance_compiled`, `Demography.decide_deaths` (a compiled
+  line of hazards, about one draw per death, numpy's power and expm1 on the rows the draws fall on),
+  `pregnancies_compiled` and `conceive_compiled`; one thread.
 - **mesa**: Mesa {_version("mesa")}, one `mesa.Agent` per person and a plain object per household; the month
   is `Model.step` with `AgentSet.do` (needs, meals) and `AgentSet.shuffle_do` (each person's month).
 - **starsim** / **starsim-nocrn**: Starsim {_version("starsim")}, one `ss.Demographics` module on `ss.People`
@@ -1369,7 +1367,8 @@ def bandwidth_bound(great: dict, bandwidth: dict[str, float]) -> dict[str, Any]:
         "all": 1.0,
         "december": 1.0 / 12.0,
         "starving": great["starving_rows"] / row_months,
-        "screened": great["screened_rows"] / row_months,
+        "candidates": great["candidate_rows"] / row_months,
+        "starving candidates": great["starving_candidate_rows"] / row_months,
         "deferred": great["deferred_rows"] / row_months,
         "women": great["women_rows"] / row_months,
     }

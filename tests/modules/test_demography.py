@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -13,11 +14,13 @@ from greatleap.modules.demography import (
     conceive_compiled,
     conceive_reference,
     count_by_group_reference,
-    deaths_before_starvation_compiled,
-    deaths_before_starvation_reference,
     fertility_rates,
+    hazard_line_compiled,
+    hazard_line_reference,
     pregnancies_compiled,
     pregnancies_reference,
+    starvation_screen_reference,
+    unit_poisson_points,
 )
 from tests.conftest import run, small_scenario
 from tests.modules.helpers import module, tiny_engine
@@ -113,38 +116,66 @@ def small_engine():
 STEEPNESS = st.one_of(st.floats(1.0, 8.0), st.integers(1, 8).map(float))  # the parameter's range
 
 
+def shortfall_hazard(demography, reserve, person_class, hazard):
+    """The exact total hazard of every row, as the death draw computes it for the rows a point falls on."""
+    tables = demography.class_tables()
+    starvation = demography.starvation_hazard(reserve) * tables["vulnerability"][person_class]
+    below = reserve < np.float32(demography.params.starvation_onset)
+    return np.where(below, hazard + starvation, hazard)
+
+
+def line_arguments(demography, shard, alive, reserve, hazard, by_commune, steepness):
+    p, tables = demography.params, demography.class_tables()
+    onset, span = np.float32(p.starvation_onset), np.float32(p.starvation_onset - p.lethal_reserve)
+    return (
+        shard.person_class(0),
+        shard.persons.household,
+        shard.households.commune,
+        alive,
+        reserve,
+        hazard,
+        by_commune,
+        onset,
+        tables["vulnerability"],
+        span,
+        steepness,
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), by_commune=st.booleans(), steepness=STEEPNESS)
-def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed, by_commune, steepness):
+def test_compiled_line_of_hazards_and_counts_give_the_reference_bytes(small_engine, seed, by_commune, steepness):
+    """The running sum of every row's bound on its hazard: the same bytes compiled and with numpy, row after row
+    a sum in row order (Python's own loop gives them too), 0 added for the dead, the cell's hazard at or above
+    the onset, and below it a bound never under the exact hazard."""
     rng = np.random.default_rng(seed)
-    engine = small_engine
-    shard, demography = engine.shards[0], module(engine, "demography")
+    shard, demography = small_engine.shards[0], module(small_engine, "demography")
     tables = demography.class_tables()
     n, n_communes = shard.persons.count, shard.communes.count
     person_class, household = shard.person_class(0), shard.persons.household
     commune, household_commune = shard.person_commune(), shard.households.commune
     alive = rng.random(n) < 0.9
-    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)  # down to a shortfall of 1.7: both powers of the screen
-    u = rng.random(n)
+    reserve = rng.uniform(0.5, 1.0, n).astype(np.float32)  # down to a shortfall of 1.7: both powers of the bound
     hazard = rng.random(n_communes * N_CLASSES) * 0.3 if by_commune else tables["hazard"] * 50
-    table = -np.expm1(-hazard)
-    onset, span, vulnerability = np.float32(0.8), np.float32(0.8 - 0.62), tables["vulnerability"]
-    screen = (hazard, vulnerability, span, steepness)
-    arguments = (person_class, household, household_commune, alive, reserve, u, table, by_commune, onset, *screen)
-    compiled = deaths_before_starvation_compiled(*arguments)
-    reference = deaths_before_starvation_reference(*arguments)
-    # The same rows (the compiled lists are int32, numpy's flatnonzero gives int64).
-    assert all(np.array_equal(a, b) and a.dtype == np.int32 for a, b in zip(compiled, reference, strict=True))
-    assert compiled[0].size > 0 and compiled[1].size > 0  # some die, some may starve
-    # The screen keeps every row below the onset that dies with starvation added, and few others.
-    below = alive & (reserve < onset)
+    arguments = line_arguments(demography, shard, alive, reserve, hazard, by_commune, steepness)
+    compiled = hazard_line_compiled(*arguments)
+    reference = hazard_line_reference(*arguments)
+    assert compiled.tobytes() == reference.tobytes()
     cell = commune * N_CLASSES + person_class if by_commune else person_class
+    onset = np.float32(demography.params.starvation_onset)
+    below = reserve < onset
+    span = np.float32(demography.params.starvation_onset - demography.params.lethal_reserve)
     shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
-    starvation = np.float32(math.log(2.0)) * shortfall ** np.float32(steepness) * vulnerability[person_class]
-    dies_starving = np.flatnonzero(below & (u < -np.expm1(-(hazard[cell] + starvation))))
-    kept = compiled[1]
-    assert dies_starving.size > 0 and np.isin(dies_starving, kept).all() and below[kept].all()
-    assert kept.size < 0.8 * below.sum()
+    bound = starvation_screen_reference(shortfall, hazard[cell], tables["vulnerability"][person_class], steepness)
+    own = np.where(alive, np.where(below, bound, hazard[cell]), 0.0)
+    assert reference.tobytes() == np.array(list(itertools.accumulate(own.tolist()))).tobytes()  # in row order
+    params = demography.params
+    demography.params = params.model_copy(update={"starvation_steepness": steepness})
+    try:
+        exact = shortfall_hazard(demography, reserve, person_class, hazard[cell])
+    finally:
+        demography.params = params
+    assert (bound[below] >= exact[below]).all()
     groups = tables["age_group"]
     counted = count_by_group_reference(household, household_commune, person_class, alive, groups, n_communes, 4)
     assert (counted.sum(axis=1) == np.bincount(commune, weights=alive, minlength=n_communes)).all()
@@ -159,42 +190,37 @@ def test_compiled_deaths_and_counts_give_the_reference_bytes(small_engine, seed,
 
 
 @pytest.mark.parametrize("steepness", [1.0, 2.5, 4.0, 5.231, 8.0])
-def test_the_screen_keeps_every_row_whose_uniform_falls_just_below_its_probability(small_engine, steepness):
-    """At the edge: every uniform one step below the row's exact probability of dying, no baseline hazard
-    (the starvation hazard alone), shortfalls from 0 to 10 and where numpy's float32 power rounds a tiny or
-    subnormal value up, which the screen's margin and slack are there to cover. Not one such row may be
-    screened out, in either implementation."""
+def test_the_bound_on_the_hazard_is_never_below_the_exact_hazard(small_engine, steepness):
+    """At the edge: no baseline hazard (the starvation hazard alone), shortfalls from 0 to 10 and where numpy's
+    float32 power rounds a tiny or subnormal value up, which the bound's margin and slack are there to cover.
+    Not one row's bound may fall below its exact hazard (the thinning would then miss deaths), in either
+    implementation."""
     shard, demography = small_engine.shards[0], module(small_engine, "demography")
-    p, tables = demography.params, demography.class_tables()
+    p = demography.params
     onset, span = np.float32(p.starvation_onset), np.float32(p.starvation_onset - p.lethal_reserve)
     n = shard.persons.count
-    person_class, household, household_commune = (
-        shard.person_class(0),
-        shard.persons.household,
-        shard.households.commune,
-    )
+    person_class = shard.person_class(0)
     edges = np.array([0, 1e-30, 1e-12, 1e-9, 3e-8, 1e-6, 1e-3, 0.3, 0.999999, 1.0, 1.000001, 1.5, 3.0, 10.0])
     shortfall = np.concatenate([edges, np.geomspace(1e-12, 1.0, 400), np.random.default_rng(1).random(n)])[:n]
     reserve = (onset - span * shortfall.astype(np.float32)).astype(np.float32)
     alive = np.ones(n, dtype=bool)
     hazard = np.zeros(N_CLASSES)  # no baseline: the starvation hazard's own rounding decides
-    vulnerability = tables["vulnerability"]
-    # The exact path's arithmetic (Demography.starvation_hazard on float32 reserves).
+    demography.params = p.model_copy(update={"starvation_steepness": steepness})
+    try:
+        exact = shortfall_hazard(demography, reserve, person_class, hazard[person_class])
+    finally:
+        demography.params = p
+    assert (exact[reserve < onset] > 0).mean() > 0.9
+    vulnerability = demography.class_tables()["vulnerability"][person_class]
     exact_shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
-    powered = np.power(exact_shortfall, steepness)
-    total = (
-        hazard[person_class] + (np.float32(math.log(2.0)) * powered).astype(np.float64) * vulnerability[person_class]
-    )
-    probability = -np.expm1(-total)
-    below = reserve < onset
-    dies = below & (probability > 0)
-    u = np.where(dies, np.nextafter(probability, 0.0), 0.5)
-    assert (u[dies] < probability[dies]).all() and dies.sum() > 0.9 * below.sum()
-    arguments = (person_class, household, household_commune, alive, reserve, u, -np.expm1(-hazard), False, onset)
-    screen = (hazard, vulnerability, span, steepness)
-    for decide in (deaths_before_starvation_compiled, deaths_before_starvation_reference):
-        kept = decide(*arguments, *screen)[1]
-        assert np.isin(np.flatnonzero(dies), kept).all()
+    bound = starvation_screen_reference(exact_shortfall, hazard[person_class], vulnerability, steepness)
+    assert (bound >= exact).all()
+    # Each row alone on its line: the line is its bound below the onset, the same in both implementations.
+    arguments = line_arguments(demography, shard, alive, reserve, hazard, False, steepness)
+    own = np.where(reserve < onset, bound, hazard[person_class])
+    for row in range(0, 500):
+        alone = tuple(a[row : row + 1] if isinstance(a, np.ndarray) and a.size == n else a for a in arguments)
+        assert hazard_line_compiled(*alone)[0] == hazard_line_reference(*alone)[0] == own[row]
 
 
 @settings(max_examples=20, deadline=None)
@@ -204,12 +230,12 @@ def test_the_screen_keeps_every_row_whose_uniform_falls_just_below_its_probabili
     slice_rows=st.sampled_from([97, 1000, 1 << 18]),
     steepness=STEEPNESS,
 )
-def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(
+def test_compiled_death_draw_decides_the_reference_deaths_in_any_slices(
     small_engine, seed, by_commune, slice_rows, steepness
 ):
-    """Who dies and where their uniform falls (which splits them by cause) are the same bytes with the
-    compiled starving path and the numpy reference, whatever the slices the rows are drawn in, and the same
-    as deciding every row directly, without the screen that leaves out the starving who cannot die."""
+    """Who dies and where their death falls within their probability (which splits them by cause) are the same
+    bytes with the compiled line and the numpy reference, whatever the slices the rows are drawn in; only the
+    living die, each row's death falls in [0, 1), and both the starving and the others die."""
     from greatleap.core import kernels
     from greatleap.modules import demography as demography_module
 
@@ -224,7 +250,7 @@ def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(
     alive = rng.random(n) < 0.9
     reserve = rng.uniform(0.3, 1.0, n).astype(np.float32)  # about half below the onset of starvation
     hazard = rng.random(n_communes * N_CLASSES) * 0.05 if by_commune else demography.class_tables()["hazard"] * 20
-    arguments = (person_class, household, household_commune, alive, reserve, hazard, -np.expm1(-hazard), by_commune)
+    arguments = (person_class, household, household_commune, alive, reserve, hazard, by_commune)
     decided = {}
     params = demography.params
     demography.params = params.model_copy(update={"starvation_steepness": steepness})
@@ -236,22 +262,82 @@ def test_compiled_starving_path_decides_the_reference_deaths_in_any_slices(
                     decided[backend] = demography.decide_deaths(np.random.default_rng(seed), *arguments)
                 finally:
                     demography_module.DEATH_SLICE_ROWS = previous
-        starvation = demography.starvation_hazard(reserve) * demography.class_tables()["vulnerability"][person_class]
     finally:
         demography.params = params
     (dying, position), (reference_dying, reference_position) = decided["numba"], decided["numpy"]
     assert dying.tobytes() == reference_dying.tobytes()
     assert position.tobytes() == reference_position.tobytes()
     starving = alive & (reserve < np.float32(params.starvation_onset))
-    # Every row decided directly: its cell's probability, or with starvation added below the onset.
-    cell = shard.person_commune() * N_CLASSES + person_class if by_commune else person_class
-    probability = np.where(starving, -np.expm1(-(hazard[cell] + starvation)), -np.expm1(-hazard)[cell])
-    u = np.random.default_rng(seed).random(n)
-    direct = np.flatnonzero(alive & (u < probability))
-    assert dying.tobytes() == direct.tobytes()
-    assert position.tobytes() == (u[direct] / probability[direct]).tobytes()
+    assert np.all(np.diff(dying) > 0) and alive[dying].all() and ((position >= 0) & (position < 1)).all()
     assert starving[dying].any() and (~starving[dying]).any()  # the starving and the others both die
-    assert alive[dying].all() and ((position >= 0) & (position < 1)).all()
+
+
+def test_unit_poisson_points_are_a_poisson_process_on_the_line():
+    """Ascending points in [0, length), as many as a Poisson variable of mean `length` (over 400 draws, its mean
+    and variance), spread evenly, the same points from the same generator, none on an empty line; a line of
+    infinite length is refused rather than drawn for ever."""
+    counts = []
+    points = []
+    for seed in range(400):
+        drawn = unit_poisson_points(np.random.default_rng(seed), 37.5)
+        assert np.all(np.diff(drawn) > 0) and (drawn >= 0).all() and (drawn < 37.5).all()
+        counts.append(drawn.size)
+        points.append(drawn)
+    assert abs(np.mean(counts) - 37.5) < 4 * math.sqrt(37.5 / 400)
+    assert 0.8 < np.var(counts) / 37.5 < 1.2
+    assert np.histogram(np.concatenate(points), bins=5, range=(0, 37.5))[0].min() > 0.18 * sum(counts)
+    assert unit_poisson_points(np.random.default_rng(3), 37.5).tobytes() == points[3].tobytes()
+    assert unit_poisson_points(np.random.default_rng(3), 0.0).size == 0
+    with pytest.raises(ValueError, match="hazards sum to inf"):
+        unit_poisson_points(np.random.default_rng(3), math.inf)
+
+
+def test_the_death_draw_kills_each_row_with_its_probability_and_splits_causes_by_hazard():
+    """The draw's statistics against the rule it stands for (one uniform per person, death below p = 1 -
+    exp(-hazard)): 40 draws over 20,000 rows in three groups (no hunger and a baseline hazard of 0.01; below the
+    onset with a weak hazard; deep in hunger), each group's deaths within four standard errors of the
+    expected, positions uniform given death, and starvation's share of the deaths as its share of the
+    hazard."""
+    demography = Demography()
+    # A steepness between whole powers: the bound on the line is then far above the exact hazard of the
+    # slightly hungry (2.8 times at a shortfall of 1/8), and only the thinning brings their deaths down.
+    demography.params = demography.params.model_copy(update={"starvation_steepness": 4.5})
+    p = demography.params
+    n = 20_000
+    group = np.arange(n) % 3
+    person_class = np.full(n, 200, dtype=np.int16)  # a man of 50, rural
+    reserve = np.array([0.95, p.starvation_onset - 0.02, p.lethal_reserve + 0.01], dtype=np.float32)[group]
+    alive = np.arange(n) % 7 != 0
+    hazard = np.full(N_CLASSES, 0.01)
+    exact = shortfall_hazard(demography, reserve, person_class, hazard[person_class])
+    probability = np.where(alive, -np.expm1(-exact), 0.0)
+    deaths, hunger, positions = np.zeros(3), np.zeros(3), []
+    draws = 40
+    for seed in range(draws):
+        dying, position = demography.decide_deaths(
+            np.random.default_rng(seed),
+            person_class,
+            np.arange(n, dtype=np.int32),
+            np.zeros(n, np.int32),
+            alive,
+            reserve,
+            hazard,
+            False,
+        )
+        assert alive[dying].all()
+        deaths += np.bincount(group[dying], minlength=3)
+        starvation_share = 1.0 - hazard[person_class[dying]] / exact[dying]
+        hunger += np.bincount(group[dying], weights=position >= 1.0 - starvation_share, minlength=3)
+        positions.append(position)
+    expected = draws * np.bincount(group, weights=probability, minlength=3)
+    error = np.sqrt(draws * np.bincount(group, weights=probability * (1 - probability), minlength=3))
+    assert (np.abs(deaths - expected) < 4 * error).all(), (deaths, expected, error)
+    assert deaths[0] > 1000 and deaths[2] > 3 * deaths[1]
+    position = np.concatenate(positions)
+    assert np.histogram(position, bins=4, range=(0, 1))[0].min() > 0.23 * position.size
+    # Starvation's share of each group's deaths, against its share of the hazard (none above the onset).
+    share = 1.0 - hazard[200] / exact[group == 2][0]
+    assert hunger[0] == 0 and abs(hunger[2] / deaths[2] - share) < 4 * math.sqrt(share * (1 - share) / deaths[2])
 
 
 @settings(max_examples=25, deadline=None)

@@ -9,7 +9,8 @@ person faces two competing hazards:
   power of the shortfall, reaching a monthly death probability of one half at `lethal_reserve`,
   multiplied by an age vulnerability (young children and the old die first).
 
-One uniform draw per person decides death and its cause (in proportion to the two hazards). Women aged
+A Poisson process along the month's hazards, laid end to end, decides deaths and their causes (in
+proportion to the hazards) with about one draw per death. Women aged
 15-49 who are not pregnant conceive with the 1957 age-specific fertility rates (`fertility_1957.csv`),
 corrected for the months spent pregnant and suppressed as their reserve falls; births follow
 `gestation_months` later if the mother is alive. Newborns join their mother's household.
@@ -195,15 +196,14 @@ AGE_GROUP_OF_AGE = _age_group_lookup()
 DEATH_SLICE_ROWS = 1 << 18
 
 
-# The screen of the death draw: a starving row can die only if its uniform falls below its probability of
-# dying, 1 - exp(-total) <= total = hazard of its cell + log(2) x shortfall ** steepness x vulnerability. The
-# screen bounds that total from above with operations both paths compute identically in float64: the
-# shortfall raised by repeated multiplication to the whole power that gives a power at least as large
-# (floor(steepness) below a shortfall of 1, ceil(steepness) from 1 up), times a margin far above float32's
-# rounding of the power it stands for, plus an absolute slack for float32's subnormals (a power below
-# 1e-38 rounds with a large relative error). Rows whose uniform is at or above the bound cannot die and are
-# left out of the starving list, so numpy's power and expm1 run only on the few that may: same deaths, same
-# positions, same bytes.
+# The bound of the death draw: a row below the onset of starvation has the total hazard H = hazard of its cell
+# + log(2) x shortfall ** steepness x vulnerability. The bound on H is computed with operations both paths
+# compute identically in float64: the shortfall raised by repeated multiplication to the whole power that
+# gives a power at least as large (floor(steepness) below a shortfall of 1, ceil(steepness) from 1 up), times
+# a margin far above float32's rounding of the power it stands for, plus an absolute slack for float32's
+# subnormals (a power below 1e-38 rounds with a large relative error). The draw thins events on the line of
+# the bounds down to the exact hazards (see Demography.decide_deaths), so numpy's power runs only on the
+# rows an event falls on.
 SCREEN_LOG2 = float(np.float32(math.log(2.0)))
 SCREEN_MARGIN = 1.0 + 1e-5
 SCREEN_SLACK = 1e-30
@@ -212,8 +212,8 @@ SCREEN_SLACK = 1e-30
 def starvation_screen_reference(
     shortfall: np.ndarray, hazard: np.ndarray, vulnerability: np.ndarray, steepness: float
 ) -> np.ndarray:
-    """The screen's upper bound on the total hazard of rows with float32 `shortfall`, cell hazard `hazard` and
-    class vulnerability `vulnerability` (numpy reference of the compiled kernel's arithmetic, in its order)."""
+    """The bound on the total hazard of rows with float32 `shortfall`, cell hazard `hazard` and class
+    vulnerability `vulnerability` (numpy reference of the compiled kernel's arithmetic, in its order)."""
     base = shortfall.astype(np.float64)
     below_one = math.floor(steepness)  # the whole powers, as the kernel takes them
     extra = math.ceil(steepness) > below_one
@@ -225,35 +225,31 @@ def starvation_screen_reference(
     return (hazard + SCREEN_LOG2 * powered * vulnerability) * SCREEN_MARGIN + SCREEN_SLACK
 
 
-def deaths_before_starvation_reference(
+def hazard_line_reference(
     person_class: np.ndarray,
     household: np.ndarray,
     household_commune: np.ndarray,
     alive: np.ndarray,
     reserve: np.ndarray,
-    u: np.ndarray,
-    probability_table: np.ndarray,
+    hazard_table: np.ndarray,
     by_commune: bool,
     starvation_onset: np.float32,
-    hazard_table: np.ndarray,
     vulnerability: np.ndarray,
     span: np.float32,
     steepness: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of those who die this month among the living whose reserve is at or above the onset of
-    starvation (the uniform `u` below the death probability of their class, or of their commune and class
-    when `by_commune`; a person's commune is their household's), and the rows of the living below the onset
-    who may die, their uniform below the screen's bound on their hazard with starvation added (see
-    SCREEN_LOG2), whose fate the caller decides; both sorted (numpy reference of the compiled kernel)."""
+) -> np.ndarray:
+    """The running sum, row after row, of every row's bound on its monthly death hazard (float64): 0 for the
+    dead; the hazard of its cell (its class, or its commune and class when `by_commune`; a person's commune
+    is their household's) at or above the onset of starvation; below it, the bound on the hazard with
+    starvation added (see SCREEN_LOG2). numpy reference of the compiled kernel: `np.cumsum` adds in row
+    order, as the kernel does."""
     commune = household_commune[household]
     cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
-    below = alive & (reserve < starvation_onset)
-    dies = alive & ~below & (u < np.take(probability_table, cell))
+    hazard = np.take(hazard_table, cell)
     shortfall = np.maximum((starvation_onset - reserve) / span, np.float32(0.0))
-    bound = starvation_screen_reference(
-        shortfall, np.take(hazard_table, cell), np.take(vulnerability, person_class), steepness
-    )
-    return np.flatnonzero(dies), np.flatnonzero(below & (u < bound))
+    bound = starvation_screen_reference(shortfall, hazard, np.take(vulnerability, person_class), steepness)
+    below = reserve < starvation_onset
+    return np.cumsum(np.where(alive, np.where(below, bound, hazard), 0.0))
 
 
 @kernels.jit
@@ -266,119 +262,175 @@ def _cell(i, person_class, household, household_commune, by_commune):  # pragma:
     return np.uint64(c)
 
 
-def deaths_before_starvation_compiled(*arguments) -> tuple[np.ndarray, np.ndarray]:
-    """`deaths_before_starvation_reference` compiled (`_deaths_before_starvation_kernel`), with its arguments:
-    the two row lists (int32) are views of this thread's `kernels.reusable` arrays, valid until its next call."""
-    rows = kernels.reusable("deaths.rows", (2, arguments[0].size), np.int32)  # person_class
-    return _deaths_before_starvation_kernel(*arguments, rows[0], rows[1])
+def hazard_line_compiled(*arguments) -> np.ndarray:
+    """`hazard_line_reference` compiled (`_hazard_line_kernel`), with its arguments: the line is a view of this
+    thread's `kernels.reusable` array, valid until its next call."""
+    return _hazard_line_kernel(*arguments, kernels.reusable("deaths.line", (arguments[0].size,)))
 
 
 @kernels.jit
-def _deaths_before_starvation_kernel(
+def _hazard_line_kernel(
     person_class,
     household,
     household_commune,
     alive,
     reserve,
-    u,
-    probability_table,
+    hazard_table,
     by_commune,
     starvation_onset,
-    hazard_table,
     vulnerability,
     span,
     steepness,
-    dying,
-    starving,
+    line,
 ):  # pragma: no cover - compiled
-    """`deaths_before_starvation_reference` compiled, into `dying` and `starving`: one pass over the rows
-    writes both lists branch-free at their running ends (only the rows they fill are touched), a second over
-    the rows below the onset keeps, in place, those the screen lets through. The screen in its own pass: at
-    10,000 persons in bench_peers' famine (57% of the rows below the onset in its seventh month), 5.2 ns a
-    row in all against 6.6 ns with the screen as a branch of the first pass and 7.4 ns computed for every
-    row without a branch (2.3 ns without a screen, when numpy's power then took 9.4 ns a row below the
-    onset)."""
-    d = 0
-    k = 0
-    for i in range(person_class.size):
-        cell = _cell(i, person_class, household, household_commune, by_commune)
-        below = alive[i] & (reserve[i] < starvation_onset)
-        dying[d] = i
-        d += alive[i] & ~below & (u[i] < probability_table[cell])
-        starving[k] = i
-        k += below
+    """`hazard_line_reference` in one pass, into `line`, the bound computed only for the rows below the onset.
+    Branches, not selects: the living and the fed are most rows most months, and a select computed the bound
+    (a float32 division and the powers) for every row. On Gansu's rows of a 1959 month (13% below the onset)
+    1.85 ns a row with the branches against 3.5 with selects; on bench_peers' famine at 10,000 persons (53%
+    below) 2.9 against 3.6. numpy's `uniform` for every row, which the line replaces, took 1.75."""
     below_one = np.int64(math.floor(steepness))
     extra = math.ceil(steepness) > below_one
-    kept = 0
-    for j in range(k):
-        i = np.uint32(starving[j])
-        base = np.float64(max((starvation_onset - reserve[i]) / span, np.float32(0.0)))
-        powered = 1.0
-        for _ in range(below_one):
-            powered *= base
-        if extra and base >= 1.0:
-            powered *= base
-        cell = _cell(i, person_class, household, household_commune, by_commune)
-        bound = (
-            hazard_table[cell] + SCREEN_LOG2 * powered * vulnerability[np.uint32(person_class[i])]
-        ) * SCREEN_MARGIN + SCREEN_SLACK
-        starving[kept] = i
-        kept += u[i] < bound
-    return dying[:d], starving[:kept]
+    total = 0.0
+    for i in range(person_class.size):
+        own = 0.0
+        if alive[i]:
+            own = hazard_table[_cell(i, person_class, household, household_commune, by_commune)]
+            r = reserve[i]
+            if r < starvation_onset:
+                base = np.float64(max((starvation_onset - r) / span, np.float32(0.0)))
+                powered = 1.0
+                for _ in range(below_one):
+                    powered *= base
+                if extra and base >= 1.0:
+                    powered = powered * base
+                vulnerable = vulnerability[np.uint32(person_class[i])]
+                own = (own + SCREEN_LOG2 * powered * vulnerable) * SCREEN_MARGIN + SCREEN_SLACK
+        total += own
+        line[i] = total
+    return line[: person_class.size]
+
+
+def first_points_reference(
+    line: np.ndarray,
+    points: np.ndarray,
+    person_class: np.ndarray,
+    household: np.ndarray,
+    household_commune: np.ndarray,
+    reserve: np.ndarray,
+    hazard_table: np.ndarray,
+    by_commune: bool,
+    starvation_onset: np.float32,
+    span: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows the `points` (ascending) fall on, each once, ascending (int64: row i's stretch of the `line`
+    is [line[i - 1], line[i])); how far into its stretch its first point falls (float64); its cell's hazard
+    (float64); and, for those below the onset of starvation, their index among the rows (int64) and their
+    shortfall below the onset (float32, as `Demography.starvation_hazard` computes it before its power).
+    numpy reference of the compiled kernel."""
+    hit = np.searchsorted(line, points, side="right")
+    first = np.ones(hit.size, dtype=bool)
+    first[1:] = hit[1:] != hit[:-1]
+    hit, points = hit[first], points[first]
+    into = points - np.where(hit > 0, line[hit - 1], 0.0)  # (line[-1] read for row 0, unused)
+    cell = (
+        household_commune[household[hit]].astype(np.int64) * N_CLASSES + person_class[hit]
+        if by_commune
+        else person_class[hit]
+    )
+    starving = np.flatnonzero(reserve[hit] < starvation_onset)
+    shortfall = np.maximum((starvation_onset - reserve[hit[starving]]) / span, np.float32(0.0))
+    return hit, into, hazard_table[cell], starving, shortfall
+
+
+def first_points_compiled(line: np.ndarray, points: np.ndarray, *arguments) -> tuple[np.ndarray, ...]:
+    """`first_points_reference` compiled (`_first_points_kernel`): its five arrays are views of this thread's
+    `kernels.reusable` arrays, valid until its next call."""
+    rows = kernels.reusable("deaths.first_rows", (2, points.size), np.int64)
+    values = kernels.reusable("deaths.first_values", (2, points.size))
+    shortfall = kernels.reusable("deaths.first_shortfall", (points.size,), np.float32)
+    found, starving = _first_points_kernel(line, points, *arguments, rows[0], values[0], values[1], rows[1], shortfall)
+    return rows[0, :found], values[0, :found], values[1, :found], rows[1, :starving], shortfall[:starving]
 
 
 @kernels.jit
-def starving_shortfall_compiled(reserve, starving, onset, span, out):
-    """The shortfall below the onset of the `starving` rows, as `Demography.starvation_hazard` computes it
-    before its power: float32, (onset - reserve) / span, not below 0 (compiled), into `out`."""
-    for k in range(starving.size):
-        out[k] = max((onset - reserve[np.uint32(starving[k])]) / span, np.float32(0.0))
-    return out[: starving.size]
+def _first_points_kernel(
+    line,
+    points,
+    person_class,
+    household,
+    household_commune,
+    reserve,
+    hazard_table,
+    by_commune,
+    starvation_onset,
+    span,
+    hit,
+    into,
+    hazard,
+    starving,
+    shortfall,
+):  # pragma: no cover - compiled
+    """`first_points_reference` in one pass over the points, into the given arrays: (rows found, of them below
+    the onset). Each point's row is searched from the last one's, in steps that double, then halve: the rows
+    between two points are a few hundred in a month without famine, and a binary search of the whole line
+    for each point waited on a cache miss at each of its 18 steps (Gansu at full scale in 1957-59: 16 ms a
+    month, against 9 ms searched from the last row)."""
+    n = line.size
+    found = 0
+    below = 0
+    previous = -1
+    i = 0  # the first row whose line passes the last point
+    for j in range(points.size):
+        t = points[j]
+        # The first row i with line[i] > t, from the last: line[low] <= t < line[high] (or high == n).
+        if line[i] <= t:
+            low = i
+            step = 1
+            high = i + 1
+            while high < n and line[high] <= t:
+                low = high
+                step *= 2
+                high = low + step
+            high = min(high, n)
+            while high - low > 1:
+                middle = (low + high) // 2
+                if line[middle] <= t:
+                    low = middle
+                else:
+                    high = middle
+            i = high
+        if i == previous:
+            continue
+        previous = i
+        hit[found] = i
+        into[found] = points[j] - (line[i - 1] if i > 0 else 0.0)
+        hazard[found] = hazard_table[_cell(i, person_class, household, household_commune, by_commune)]
+        r = reserve[i]
+        if r < starvation_onset:
+            starving[below] = found
+            shortfall[below] = max((starvation_onset - r) / span, np.float32(0.0))
+            below += 1
+        found += 1
+    return found, below
 
 
-@kernels.jit
-def starving_hazard_compiled(
-    powered, starving, person_class, household, household_commune, vulnerability, hazard_table, by_commune, log2, out
-):
-    """The total monthly hazard of the `starving` rows: their cell's hazard plus starvation, log(2) x the
-    powered shortfall (float32, as numpy computes it) x the vulnerability of their class (compiled), into
-    `out`."""
-    for k in range(starving.size):
-        i = np.uint32(starving[k])
-        out[k] = (
-            hazard_table[_cell(i, person_class, household, household_commune, by_commune)]
-            + np.float64(log2 * powered[k]) * vulnerability[np.uint32(person_class[i])]
-        )
-    return out[: starving.size]
-
-
-@kernels.jit
-def settle_deaths_compiled(
-    dying, starving, starving_probability, u, person_class, household, household_commune, probabilities, by_commune
-):
-    """Every row that dies (sorted) and where its uniform falls within its probability of dying: the rows
-    `dying` (who die at their cell's probability) merged in order with the `starving` rows whose uniform
-    falls below their `starving_probability` (compiled; the two lists are disjoint and sorted)."""
-    rows = np.empty(dying.size + starving.size, dtype=np.int64)
-    position = np.empty(rows.size)
-    m = 0
-    a = 0
-    k = 0
-    while a < dying.size or k < starving.size:
-        if k < starving.size and (a == dying.size or starving[k] < dying[a]):
-            i = np.uint32(starving[k])
-            probability = starving_probability[k]
-            k += 1
-            if not u[i] < probability:
-                continue
-        else:
-            i = np.uint32(dying[a])
-            a += 1
-            probability = probabilities[_cell(i, person_class, household, household_commune, by_commune)]
-        rows[m] = i
-        position[m] = u[i] / probability
-        m += 1
-    return rows[:m].copy(), position[:m].copy()
+def unit_poisson_points(rng: np.random.Generator, length: float) -> np.ndarray:
+    """The points of a Poisson process of rate 1 on [0, `length`), ascending: running sums of standard
+    exponential gaps, drawn in chunks of the expected count plus four standard deviations until one passes
+    `length` (a second chunk is rare); the draws depend on `length` only."""
+    if not math.isfinite(length):  # a hazard of inf or nan: no number of points would reach it
+        raise ValueError(f"death draw: the hazards sum to {length}")
+    chunks = []
+    reach = 0.0
+    while reach < length:
+        expected = length - reach
+        points = reach + np.cumsum(rng.standard_exponential(int(expected + 4.0 * math.sqrt(expected)) + 16))
+        chunks.append(points)
+        reach = float(points[-1])
+    if not chunks:
+        return np.zeros(0)
+    points = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    return points[: np.searchsorted(points, length)]
 
 
 def pregnancies_reference(
@@ -480,10 +532,12 @@ class Demography(Module):
     name = "demography"
     Params = DemographyParams
     params: DemographyParams
-    # Rows below the onset of starvation that the screen of the death draw let through to the exact starving
-    # path, summed over this instance's calls (a diagnostic: the benchmarks count the bytes that path moves;
-    # unlocked, so shards on several threads may lose counts, which no result reads).
-    screened_rows: int = 0
+    # Rows a point of the death draw fell on (its first point), and those of them below the onset of
+    # starvation (whose exact hazard numpy's power computes), summed over this instance's calls (diagnostics:
+    # the benchmarks count the bytes these paths move; unlocked, so shards on several threads may lose counts,
+    # which no result reads).
+    candidate_rows: int = 0
+    starving_candidate_rows: int = 0
     states = (
         StateSpec("pregnancy_due_month", "person", STEP, NOT_PREGNANT, "step of the expected birth, if pregnant"),
         StateSpec("population", "commune", "int64", 0, "living persons at the end of the last step"),
@@ -561,7 +615,6 @@ class Demography(Module):
             conception = asfr / 12.0 / np.clip(1.0 - asfr * p.gestation_months / 12.0, 0.05, None)
             tables = {
                 "hazard": hazard,
-                "death_probability": -np.expm1(-hazard),
                 "vulnerability": vulnerability,
                 "asfr": asfr,
                 "conception": conception,
@@ -623,9 +676,9 @@ class Demography(Module):
         np.copyto(alive, persons.alive)
         reserve = persons.energy_reserve
 
-        # Deaths: competing hazards, one uniform per person. Everyone's hazard is the baseline of their
-        # class plus the causes other modules post per commune (building collapses, injuries): one table
-        # per (commune, class), one gather. Starvation is added only where the reserve is below its onset.
+        # Deaths: competing hazards (see decide_deaths). Everyone's hazard is the baseline of their class plus
+        # the causes other modules post per commune (building collapses, injuries): one table per (commune,
+        # class), one gather. Starvation is added only where the reserve is below its onset.
         posted = {cause: np.asarray(h, dtype=np.float64) for cause, h in shard.hazards.items() if cause in CAUSES}
         shard.hazards.clear()
         class_hazard = tables["hazard"]
@@ -633,23 +686,14 @@ class Demography(Module):
         if posted or factor is not None:
             baseline = class_hazard[None, :] if factor is None else factor[:, None] * class_hazard[None, :]
             hazard_table = (sum(posted.values(), np.zeros(n_communes))[:, None] + baseline).ravel()
-            probability_table = -np.expm1(-hazard_table)
         else:
-            hazard_table, probability_table = class_hazard, tables["death_probability"]
+            hazard_table = class_hazard
         by_commune = hazard_table.size > N_CLASSES
         dying, position = self.decide_deaths(
-            ctx.rng("deaths"),
-            person_class,
-            household,
-            household_commune,
-            alive,
-            reserve,
-            hazard_table,
-            probability_table,
-            by_commune,
+            ctx.rng("deaths"), person_class, household, household_commune, alive, reserve, hazard_table, by_commune
         )
         dying_commune = shard.commune_of(dying)
-        # The same uniform splits the dying by cause, in proportion to their hazards.
+        # Where each death falls within its probability splits the dying by cause, in proportion to the hazards.
         hazards = self._hazards(dying, dying_commune, person_class, reserve, posted, factor)
         total = sum(hazards.values())
         cumulative = np.zeros(dying.size)
@@ -731,101 +775,75 @@ class Demography(Module):
         alive: np.ndarray,
         reserve: np.ndarray,
         hazard_table: np.ndarray,
-        probability_table: np.ndarray,
         by_commune: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Who dies this month (rows, sorted) and where each one's uniform falls within their probability of
-        dying (in [0, 1), which splits them by cause). Competing hazards, one uniform per person: everyone's
-        hazard is their cell's (class, or commune and class; a person's commune is their household's, looked
-        up in the compiled passes, with no per-person commune array), starvation added below its onset. Of
-        the rows below the onset, only those whose uniform falls below the screen's bound on their hazard
-        (see SCREEN_LOG2) go through the exact starving path: 0.6% of them in bench_peers' famine.
+        """Who dies this month (rows, sorted) and where each one's death falls within their probability of
+        dying (in [0, 1), uniform given death, which splits them by cause). Competing hazards: everyone's
+        hazard is their cell's (class, or commune and class; a person's commune is their household's), with
+        starvation added below its onset; a row dies with probability 1 - exp(-hazard), independently.
 
-        The rows are taken in slices of `DEATH_SLICE_ROWS`: the uniforms and the starving path's float64
-        temporaries then stay a few megabytes (at full scale a province has tens of millions of persons), and
-        drawing the uniforms slice by slice gives the same numbers as one draw for every row."""
+        Random draws only where they decide something: the rows' hazards are laid end to end on a line (a
+        running sum, `hazard_line_compiled`), and the points of a Poisson process of rate 1 on that line
+        (exponential gaps, `unit_poisson_points`) fall in a row's stretch with the row's probability of
+        dying, independently of the other rows. About one draw per death, where one uniform per living
+        person was drawn before (a month has 1.5 deaths for 1,000 persons in 1957, 3.7 in 1960). Below the onset
+        of starvation the line holds a bound on the hazard (see SCREEN_LOG2), so that numpy's float32 power
+        runs only on the starving rows a point falls on: the row dies if its first point falls within its
+        exact hazard (thinning, exact: the points within the hazard are a Poisson process of rate 1 on it).
+        The position of a death at distance x into a row of hazard h is (1 - exp(-x)) / (1 - exp(-h)).
+
+        The rows are taken in slices of `DEATH_SLICE_ROWS`, each with its own line and points (the points of
+        a Poisson process on disjoint stretches are independent): the line stays a few megabytes at full
+        scale, and its running sum small (float64 keeps each row's hazard to about 1e-11 at a slice's end)."""
         p = self.params
         vulnerability = self.class_tables()["vulnerability"]
-        decide = deaths_before_starvation_compiled if kernels.compiled() else deaths_before_starvation_reference
+        line_of = hazard_line_compiled if kernels.compiled() else hazard_line_reference
+        first_of = first_points_compiled if kernels.compiled() else first_points_reference
         # The constants of `starvation_hazard` as numpy applies them to float32 reserves (float32 too).
         onset = np.float32(p.starvation_onset)
         span = np.float32(p.starvation_onset - p.lethal_reserve)
-        log2 = np.float32(math.log(2.0))
         dying, position = [], []
         for start in range(0, alive.size, DEATH_SLICE_ROWS):
             rows = slice(start, start + DEATH_SLICE_ROWS)
             slice_class, slice_household, slice_reserve = person_class[rows], household[rows], reserve[rows]
-            u = rng.random(out=kernels.reusable("deaths.uniform", (slice_class.size,)))  # valid for this slice
-            slice_dying, starving = decide(
+            line = line_of(
                 slice_class,
                 slice_household,
                 household_commune,
                 alive[rows],
                 slice_reserve,
-                u,
-                probability_table,
+                hazard_table,
                 by_commune,
                 onset,
-                hazard_table,
                 vulnerability,
                 span,
                 p.starvation_steepness,
             )
-            self.screened_rows += starving.size
-            if kernels.compiled():
-                # numpy's float32 power and float64 expm1 between three compiled passes over the starving rows:
-                # the same operations as the reference below, without its full-size temporaries, in place in
-                # this thread's reusable rows (fresh rows every slice cost more in page faults than the
-                # arithmetic: the death draw took 1.6 ms at 100,000 persons with them, 1.0 ms without).
-                shortfall = starving_shortfall_compiled(
-                    slice_reserve,
-                    starving,
-                    onset,
-                    span,
-                    kernels.reusable("deaths.shortfall", (starving.size,), np.float32),
-                )
-                powered = np.power(shortfall, p.starvation_steepness, out=shortfall)
-                total = starving_hazard_compiled(
-                    powered,
-                    starving,
-                    slice_class,
-                    slice_household,
-                    household_commune,
-                    vulnerability,
-                    hazard_table,
-                    by_commune,
-                    log2,
-                    kernels.reusable("deaths.hazard", (starving.size,)),
-                )
-                probability = np.negative(np.expm1(np.negative(total, out=total), out=total), out=total)
-                slice_dying, slice_position = settle_deaths_compiled(
-                    slice_dying,
-                    starving,
-                    probability,
-                    u,
-                    slice_class,
-                    slice_household,
-                    household_commune,
-                    probability_table,
-                    by_commune,
-                )
-            else:
-                slice_commune = household_commune[slice_household]
-                cell_of = (
-                    (lambda r: slice_class[r] + slice_commune[r] * N_CLASSES) if by_commune else slice_class.take  # noqa: B023
-                )
-                starvation = self.starvation_hazard(slice_reserve[starving]) * vulnerability[slice_class[starving]]
-                starving_probability = -np.expm1(-(hazard_table[cell_of(starving)] + starvation))
-                slice_dying = np.sort(np.concatenate([slice_dying, starving[u[starving] < starving_probability]]))
-                probability = probability_table[cell_of(slice_dying)]
-                # Both sorted: where each dying row is among the starving, whose probability counts for them.
-                starved_at = np.searchsorted(starving, slice_dying)
-                was_starving = starved_at < starving.size
-                was_starving[was_starving] = starving[starved_at[was_starving]] == slice_dying[was_starving]
-                probability[was_starving] = starving_probability[starved_at[was_starving]]
-                slice_position = u[slice_dying] / probability  # uniform in [0, 1) given death
-            position.append(slice_position)
-            dying.append(slice_dying + start)
+            if line.size == 0:
+                continue
+            points = unit_poisson_points(rng, float(line[-1]))
+            hit, into, hazard, starving, shortfall = first_of(
+                line,
+                points,
+                slice_class,
+                slice_household,
+                household_commune,
+                slice_reserve,
+                hazard_table,
+                by_commune,
+                onset,
+                span,
+            )
+            self.candidate_rows += hit.size
+            self.starving_candidate_rows += starving.size
+            if starving.size:  # `starvation_hazard`'s power and product, on the starving rows a point fell on
+                starvation = math.log(2.0) * shortfall**p.starvation_steepness
+                hazard[starving] += starvation * vulnerability[slice_class[hit[starving]]]
+            dies = into < hazard
+            # Uniform in [0, 1) given death (kept below 1 where the two rounded probabilities meet).
+            fraction = np.expm1(-into[dies]) / np.expm1(-hazard[dies])
+            position.append(np.minimum(fraction, np.nextafter(1.0, 0.0)))
+            dying.append(hit[dies] + start)
         if not dying:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         if len(dying) == 1:  # one slice (up to 2**18 rows): its own arrays
