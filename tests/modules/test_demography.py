@@ -19,7 +19,7 @@ from greatleap.modules.demography import (
     hazard_line_reference,
     pregnancies_compiled,
     pregnancies_reference,
-    starvation_screen_reference,
+    starvation_bound_reference,
     unit_poisson_points,
 )
 from tests.conftest import run, small_scenario
@@ -166,7 +166,7 @@ def test_compiled_line_of_hazards_and_counts_give_the_reference_bytes(small_engi
     below = reserve < onset
     span = np.float32(demography.params.starvation_onset - demography.params.lethal_reserve)
     shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
-    bound = starvation_screen_reference(shortfall, hazard[cell], tables["vulnerability"][person_class], steepness)
+    bound = starvation_bound_reference(shortfall, hazard[cell], tables["vulnerability"][person_class], steepness)
     own = np.where(alive, np.where(below, bound, hazard[cell]), 0.0)
     assert reference.tobytes() == np.array(list(itertools.accumulate(own.tolist()))).tobytes()  # in row order
     params = demography.params
@@ -213,7 +213,7 @@ def test_the_bound_on_the_hazard_is_never_below_the_exact_hazard(small_engine, s
     assert (exact[reserve < onset] > 0).mean() > 0.9
     vulnerability = demography.class_tables()["vulnerability"][person_class]
     exact_shortfall = np.maximum((onset - reserve) / span, np.float32(0.0))
-    bound = starvation_screen_reference(exact_shortfall, hazard[person_class], vulnerability, steepness)
+    bound = starvation_bound_reference(exact_shortfall, hazard[person_class], vulnerability, steepness)
     assert (bound >= exact).all()
     # Each row alone on its line: the line is its bound below the onset, the same in both implementations.
     arguments = line_arguments(demography, shard, alive, reserve, hazard, False, steepness)

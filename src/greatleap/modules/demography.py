@@ -204,12 +204,12 @@ DEATH_SLICE_ROWS = 1 << 18
 # subnormals (a power below 1e-38 rounds with a large relative error). The draw thins events on the line of
 # the bounds down to the exact hazards (see Demography.decide_deaths), so numpy's power runs only on the
 # rows an event falls on.
-SCREEN_LOG2 = float(np.float32(math.log(2.0)))
-SCREEN_MARGIN = 1.0 + 1e-5
-SCREEN_SLACK = 1e-30
+BOUND_LOG2 = float(np.float32(math.log(2.0)))
+BOUND_MARGIN = 1.0 + 1e-5
+BOUND_SLACK = 1e-30
 
 
-def starvation_screen_reference(
+def starvation_bound_reference(
     shortfall: np.ndarray, hazard: np.ndarray, vulnerability: np.ndarray, steepness: float
 ) -> np.ndarray:
     """The bound on the total hazard of rows with float32 `shortfall`, cell hazard `hazard` and class
@@ -222,7 +222,7 @@ def starvation_screen_reference(
         powered *= base
     if extra:
         powered = np.where(base >= 1.0, powered * base, powered)
-    return (hazard + SCREEN_LOG2 * powered * vulnerability) * SCREEN_MARGIN + SCREEN_SLACK
+    return (hazard + BOUND_LOG2 * powered * vulnerability) * BOUND_MARGIN + BOUND_SLACK
 
 
 def hazard_line_reference(
@@ -241,13 +241,13 @@ def hazard_line_reference(
     """The running sum, row after row, of every row's bound on its monthly death hazard (float64): 0 for the
     dead; the hazard of its cell (its class, or its commune and class when `by_commune`; a person's commune
     is their household's) at or above the onset of starvation; below it, the bound on the hazard with
-    starvation added (see SCREEN_LOG2). numpy reference of the compiled kernel: `np.cumsum` adds in row
+    starvation added (see BOUND_LOG2). numpy reference of the compiled kernel: `np.cumsum` adds in row
     order, as the kernel does."""
     commune = household_commune[household]
     cell = commune.astype(np.int32) * np.int32(N_CLASSES) + person_class if by_commune else person_class
     hazard = np.take(hazard_table, cell)
     shortfall = np.maximum((starvation_onset - reserve) / span, np.float32(0.0))
-    bound = starvation_screen_reference(shortfall, hazard, np.take(vulnerability, person_class), steepness)
+    bound = starvation_bound_reference(shortfall, hazard, np.take(vulnerability, person_class), steepness)
     below = reserve < starvation_onset
     return np.cumsum(np.where(alive, np.where(below, bound, hazard), 0.0))
 
@@ -304,7 +304,7 @@ def _hazard_line_kernel(
                 if extra and base >= 1.0:
                     powered = powered * base
                 vulnerable = vulnerability[np.uint32(person_class[i])]
-                own = (own + SCREEN_LOG2 * powered * vulnerable) * SCREEN_MARGIN + SCREEN_SLACK
+                own = (own + BOUND_LOG2 * powered * vulnerable) * BOUND_MARGIN + BOUND_SLACK
         total += own
         line[i] = total
     return line[: person_class.size]
@@ -787,7 +787,7 @@ class Demography(Module):
         (exponential gaps, `unit_poisson_points`) fall in a row's stretch with the row's probability of
         dying, independently of the other rows. About one draw per death, where one uniform per living
         person was drawn before (a month has 1.5 deaths for 1,000 persons in 1957, 3.7 in 1960). Below the onset
-        of starvation the line holds a bound on the hazard (see SCREEN_LOG2), so that numpy's float32 power
+        of starvation the line holds a bound on the hazard (see BOUND_LOG2), so that numpy's float32 power
         runs only on the starving rows a point falls on: the row dies if its first point falls within its
         exact hazard (thinning, exact: the points within the hazard are a Poisson process of rate 1 on it).
         The position of a death at distance x into a row of hazard h is (1 - exp(-x)) / (1 - exp(-h)).
